@@ -1,0 +1,104 @@
+"""Errors of the monitor, classified once, where they happen.
+
+Exception tree::
+
+    VeilleError
+    ├── ConfigError          bad sources.yaml / settings (file, line, hint) -> exit code 2
+    └── SourceError          one source failed; carries an ErrorKind, stored on the source
+        ├── FetchError       network / HTTP / guard failures
+        └── ParseError       the body is not a usable feed or page
+
+Errors are data: the poller stores ``kind``, ``message`` and a counter on the source; a success
+resets the counter. ``ErrorKind.permanent`` tells the scheduler which kinds pause a source after
+repeated failures.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorKind(StrEnum):
+    """The kind of a source failure, as stored in the database and shown to users."""
+
+    DNS = "dns"  # the host name does not resolve
+    CONNECT = "connect"  # connection refused / reset / unreachable
+    TIMEOUT = "timeout"  # connect, read or total timeout
+    TLS = "tls"  # certificate or handshake failure
+    PROTOCOL = "protocol"  # malformed HTTP
+    UNAUTHORIZED = "unauthorized"  # 401 / 403
+    NOT_FOUND = "not_found"  # 404
+    GONE = "gone"  # 410
+    CLIENT_ERROR = "client_error"  # other 4xx
+    RATE_LIMITED = "rate_limited"  # 429
+    SERVER_ERROR = "server_error"  # 5xx
+    TOO_MANY_REDIRECTS = "too_many_redirects"  # redirect loop or chain over the limit
+    TOO_LARGE = "too_large"  # body over the cap, or a decompression bomb
+    BLOCKED = "blocked"  # challenge page (Cloudflare, DDoS-Guard, ...) or anti-bot wall
+    REFUSED_ADDRESS = "refused_address"  # private / loopback / link-local address not allowed
+    INVALID_URL = "invalid_url"  # not an http(s) URL
+    UNPARSEABLE = "unparseable"  # not a feed, or a feed without entries that is malformed
+    INTERNAL = "internal"  # a bug in veille; logged with a traceback
+
+    @property
+    def permanent(self) -> bool:
+        """Kinds that will not fix themselves: repeated, they pause the source."""
+        return self in _PERMANENT
+
+
+_PERMANENT = frozenset(
+    {
+        ErrorKind.DNS,
+        ErrorKind.UNAUTHORIZED,
+        ErrorKind.NOT_FOUND,
+        ErrorKind.GONE,
+        ErrorKind.CLIENT_ERROR,
+        ErrorKind.TOO_MANY_REDIRECTS,
+        ErrorKind.REFUSED_ADDRESS,
+        ErrorKind.INVALID_URL,
+        ErrorKind.UNPARSEABLE,
+        ErrorKind.BLOCKED,
+    }
+)
+
+
+class VeilleError(Exception):
+    """Base of every error veille raises on purpose."""
+
+
+class ConfigError(VeilleError):
+    """A configuration file or value is wrong. The message names the file, the line and a fix."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 hint: str | None = None) -> None:
+        self.path = path
+        self.line = line
+        self.hint = hint
+        self.detail = message
+        where = path or ""
+        if path and line is not None:
+            where = f"{path}:{line}"
+        text = f"{where}: {message}" if where else message
+        if hint:
+            text = f"{text} (fix: {hint})"
+        super().__init__(text)
+
+
+class SourceError(VeilleError):
+    """One source failed. ``retry_after_s`` carries a server's Retry-After, in seconds."""
+
+    def __init__(self, kind: ErrorKind, message: str, *, status: int | None = None,
+                 retry_after_s: float | None = None) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+class FetchError(SourceError):
+    """A network, HTTP or guard failure while fetching."""
+
+
+class ParseError(SourceError):
+    """The body could not be turned into items."""
