@@ -15,6 +15,7 @@ repeated failures.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 
@@ -97,7 +98,18 @@ class SourceError(VeilleError):
 
 
 class FetchError(SourceError):
-    """A network, HTTP or guard failure while fetching."""
+    """A network, HTTP or guard failure while fetching.
+
+    For an HTTP error status, ``headers`` (lower-cased names) and the first bytes of the body are kept so
+    that the poller can recognise a challenge page behind a 403/503 and reclassify it as ``blocked``.
+    """
+
+    def __init__(self, kind: ErrorKind, message: str, *, status: int | None = None,
+                 retry_after_s: float | None = None, headers: Mapping[str, str] | None = None,
+                 body: bytes = b"") -> None:
+        super().__init__(kind, message, status=status, retry_after_s=retry_after_s)
+        self.headers: Mapping[str, str] = headers or {}
+        self.body = body
 
 
 class ParseError(SourceError):
