@@ -1,0 +1,254 @@
+"""Poll one source: the monitor's recipe, read top to bottom.
+
+1. load the source's state (conditional-GET validators, error counters, pause);
+2. fetch (``monitor.fetch``) -> a classified ``FetchError`` is recorded on the source and ends the poll;
+3. 304 Not Modified -> record the success, schedule the next check, stop;
+4. parse the body as a feed (``monitor.feed``) or a press-release page (``monitor.page``);
+5. normalize the items into articles (``monitor.normalize``);
+6. for sources with ``fulltext``, fetch and extract the pages of articles not seen before (``monitor.fulltext``);
+7. ingest in ONE transaction with the new validators and state (``monitor.ingest``): exact duplicates become
+   sightings, near-duplicates are stored with ``duplicate_of``; a crash before the commit loses nothing because
+   the validators are only saved with the articles;
+8. schedule the next check (``monitor.policy``): max of interval, TTL, caching headers and Retry-After, then
+   backoff on errors; repeated permanent errors pause the source.
+
+A failure of one source is caught here, classified and stored: it never reaches the other sources.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Literal
+
+from monitor.challenge import detect_challenge
+from monitor.config import MonitorSettings, SourceConfig, page_selectors
+from monitor.errors import ErrorKind, FetchError, ParseError, SourceError
+from monitor.feed import parse_feed
+from monitor.fetch import Fetcher
+from monitor.fulltext import extract_fulltext
+from monitor.httpdates import cache_lifetime_s
+from monitor.ingest import IngestCounts, ingest, unseen
+from monitor.models import Article, FetchResult, ParsedFeed, SourceState
+from monitor.normalize import content_hash, normalize_items
+from monitor.page import parse_page
+from monitor.policy import Policy, base_interval, next_check, should_pause
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+Status = Literal["new", "unchanged", "not_modified", "failed", "paused"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """What one poll of one source did; the CLI turns these into its table."""
+
+    source_id: str
+    status: Status
+    items: int = 0  # items in the feed or page
+    new: int = 0  # articles stored as new
+    duplicates: int = 0  # stored, but as copies of another article (not processed again downstream)
+    unchanged: int = 0  # items already known
+    error_kind: ErrorKind | None = None
+    error_message: str | None = None
+    warnings: tuple[str, ...] = ()
+    next_check_at: datetime | None = None
+    paused: bool = False
+    elapsed_s: float = 0.0
+
+
+def policy_for(source: SourceConfig, settings: MonitorSettings) -> Policy:
+    """The scheduling policy of one source: its own interval and bounds, the rest from the settings."""
+    min_s = source.min_interval.total_seconds() if source.min_interval else settings.min_interval_s
+    max_s = source.max_interval.total_seconds() if source.max_interval else settings.max_interval_s
+    return Policy(
+        interval_s=source.interval.total_seconds(),
+        min_interval_s=min(min_s, source.interval.total_seconds()),
+        max_interval_s=max(max_s, source.interval.total_seconds()),
+        adaptive=source.adaptive,
+        backoff_base_s=settings.backoff_base_s,
+        backoff_cap_s=settings.backoff_cap_s,
+        jitter_fraction=settings.jitter_fraction,
+        pause_after_errors=settings.pause_after_errors,
+    )
+
+
+class Poller:
+    """Polls sources into the store. One instance per process; ``poll`` is safe to run concurrently."""
+
+    def __init__(self, store: Store, fetcher: Fetcher, settings: MonitorSettings, *,
+                 clock: Callable[[], datetime] = utcnow, rng: random.Random | None = None) -> None:
+        self.store = store
+        self.fetcher = fetcher
+        self.settings = settings
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._running: set[str] = set()
+
+    async def poll(self, source: SourceConfig, *, force: bool = False) -> PollOutcome:
+        """Poll ``source`` once. Paused sources are skipped unless ``force``. Never raises for source errors."""
+        if source.id in self._running:  # the scheduler prevents this; a second guard costs nothing
+            return PollOutcome(source.id, "unchanged", warnings=("a poll of this source is already running",))
+        self._running.add(source.id)
+        started = time.perf_counter()
+        try:
+            state = await asyncio.to_thread(self.store.get_state, source.id) or SourceState(source.id)
+            if state.paused and not force:
+                return PollOutcome(source.id, "paused", error_message=state.paused_reason, paused=True,
+                                   next_check_at=None)
+            outcome = await self._poll(source, state)
+        finally:
+            self._running.discard(source.id)
+        return replace(outcome, elapsed_s=time.perf_counter() - started)
+
+    async def _poll(self, source: SourceConfig, state: SourceState) -> PollOutcome:
+        now = self.clock()
+        try:
+            result = await self._fetch(source, state)
+            if result.not_modified:
+                return await self._record_success(source, state, now, result, None, [], ())
+            parsed = await asyncio.to_thread(self._parse, source, result)
+            articles = await asyncio.to_thread(self._normalize, source, parsed, result, now)
+            if source.fulltext:
+                articles = await self._with_fulltext(source, articles)
+            counts = await self._record_success(source, state, now, result, parsed, articles, parsed.warnings)
+        except SourceError as exc:
+            return await self._record_failure(source, state, now, exc)
+        except Exception as exc:  # noqa: BLE001 - the boundary that keeps one source's bug from the others
+            log.exception("bug while polling source_id=%s url=%s", source.id, source.url)
+            error = SourceError(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}")
+            return await self._record_failure(source, state, now, error)
+        return counts
+
+    async def _fetch(self, source: SourceConfig, state: SourceState) -> FetchResult:
+        try:
+            return await self.fetcher.fetch(source.url, etag=state.etag, last_modified=state.last_modified,
+                                            headers=source.headers)
+        except FetchError as exc:
+            wall = detect_challenge(exc.status or 0, exc.headers, exc.body) if exc.status else None
+            if wall is not None:
+                raise FetchError(ErrorKind.BLOCKED, f"{wall} challenge page (HTTP {exc.status})",
+                                 status=exc.status, retry_after_s=exc.retry_after_s) from exc
+            raise
+
+    @staticmethod
+    def _parse(source: SourceConfig, result: FetchResult) -> ParsedFeed:
+        if source.kind == "page":
+            selectors = page_selectors(source)
+            if selectors is None:  # config validation makes this unreachable; keep the error readable anyway
+                raise ParseError(ErrorKind.UNPARSEABLE, "page source without selectors")
+            return parse_page(result.body, result.headers, result.final_url, selectors)
+        return parse_feed(result.body, result.headers, result.final_url)
+
+    @staticmethod
+    def _normalize(source: SourceConfig, parsed: ParsedFeed, result: FetchResult,
+                   now: datetime) -> list[Article]:
+        meta: dict[str, str | int | None] = {
+            "status": result.status,
+            "final_url": result.final_url,
+            "etag": result.etag,
+            "last_modified": result.last_modified,
+            "content_type": result.content_type,
+            "fetched_at": result.fetched_at.isoformat(),
+            "format": parsed.format,
+        }
+        items = parsed.items
+        if parsed.language and source.language == "auto":
+            items = tuple(it if it.language else replace(it, language=parsed.language) for it in items)
+        return normalize_items(items, source_id=source.id, declared_language=source.language, now=now,
+                               fetch_meta=meta, source_tags=source.tags)
+
+    async def _with_fulltext(self, source: SourceConfig, articles: list[Article]) -> list[Article]:
+        """Replace the text of not-yet-seen articles by their page's extracted text, politely and bounded."""
+        fresh = await asyncio.to_thread(unseen, self.store, articles)
+        wanted = {a.id for a in fresh[: self.settings.fulltext_max_per_poll]}
+        tasks = {a.id: asyncio.create_task(self._fulltext_of(a)) for a in articles if a.id in wanted}
+        texts = {aid: await task for aid, task in tasks.items()}
+        out: list[Article] = []
+        for art in articles:
+            text = texts.get(art.id)
+            if text:
+                art = replace(art, text=text, content_hash=content_hash(art.title, text))
+            out.append(art)
+        return out
+
+    async def _fulltext_of(self, article: Article) -> str | None:
+        try:
+            page = await self.fetcher.fetch(article.url)
+        except FetchError as exc:
+            log.warning("full text not fetched source_id=%s url=%s kind=%s", article.source_id, article.url,
+                        exc.kind)
+            return None
+        return await asyncio.to_thread(extract_fulltext, page.body, page.final_url, page.headers)
+
+    async def _record_success(self, source: SourceConfig, state: SourceState, now: datetime,
+                              result: FetchResult, parsed: ParsedFeed | None, articles: Sequence[Article],
+                              warnings: tuple[str, ...]) -> PollOutcome:
+        policy = policy_for(source, self.settings)
+
+        def write() -> tuple[IngestCounts, SourceState]:
+            published = self.store.recent_published(source.id)
+            with self.store.transaction() as tx:
+                counts = ingest(tx, articles, source.id, now)
+                recent = sorted([*published, *counts.new_published], reverse=True)[:20]
+                base = base_interval(policy, recent, now)
+                when = next_check(policy, now=now, base_s=base, ttl_s=parsed.ttl_s if parsed else None,
+                                  cache_s=cache_lifetime_s(result.headers, now), retry_after_s=None,
+                                  consecutive_errors=0, rng=self.rng)
+                # Validators are saved with the articles, in the same transaction: a crash before the commit
+                # means the next poll fetches the full body again and finds every article.
+                new_state = replace(
+                    state,
+                    etag=result.etag if parsed else (result.etag or state.etag),
+                    last_modified=result.last_modified if parsed else (result.last_modified or state.last_modified),
+                    last_checked_at=now, last_success_at=now, next_check_at=when, interval_s=base,
+                    last_status=result.status, consecutive_errors=0, paused=False, paused_reason=None,
+                )
+                tx.save_state(new_state)
+            return counts, new_state
+
+        counts, new_state = await asyncio.to_thread(write)
+        if warnings:
+            log.warning("source_id=%s parsed with warnings: %s", source.id, "; ".join(warnings)[:300])
+        status: Status = "not_modified" if parsed is None else ("new" if counts.new else "unchanged")
+        return PollOutcome(source.id, status, items=len(parsed.items) if parsed else 0, new=counts.new,
+                           duplicates=counts.duplicates, unchanged=counts.unchanged, warnings=warnings,
+                           next_check_at=new_state.next_check_at)
+
+    async def _record_failure(self, source: SourceConfig, state: SourceState, now: datetime,
+                              exc: SourceError) -> PollOutcome:
+        policy = policy_for(source, self.settings)
+        errors = state.consecutive_errors + 1
+        base = state.interval_s or policy.interval_s
+        when = next_check(policy, now=now, base_s=base, ttl_s=None, cache_s=None,
+                          retry_after_s=exc.retry_after_s, consecutive_errors=errors, rng=self.rng)
+        pause = should_pause(policy, exc.kind, errors)
+        reason = f"{exc.kind} {errors} times in a row: {exc.message}" if pause else None
+        new_state = replace(
+            state, last_checked_at=now, next_check_at=when, last_status=exc.status,
+            error_count=state.error_count + 1, consecutive_errors=errors, last_error_kind=exc.kind,
+            last_error_message=exc.message[:1000], last_error_at=now, paused=pause, paused_reason=reason,
+        )
+
+        def write() -> None:
+            with self.store.transaction() as tx:
+                tx.save_state(new_state)
+
+        await asyncio.to_thread(write)
+        log.warning("source failed source_id=%s url=%s kind=%s errors=%d message=%s", source.id, source.url,
+                    exc.kind, errors, exc.message)
+        if pause:
+            log.warning("source paused source_id=%s reason=%s (resume: veille sources resume %s)", source.id,
+                        reason, source.id)
+        return PollOutcome(source.id, "failed", error_kind=exc.kind, error_message=exc.message,
+                           next_check_at=None if pause else when, paused=pause)
