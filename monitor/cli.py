@@ -26,6 +26,7 @@ from typing import Any, ParamSpec, TypeVar
 import click
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
@@ -61,14 +62,14 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            err.print(f"[red]configuration error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            err.print(f"[red]configuration error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             sys.exit(2)
         except SQLAlchemyError as exc:
-            err.print(f"[red]database error:[/] {exc.__class__.__name__}: {str(exc).splitlines()[0]}\n"
+            err.print(f"[red]database error:[/] {exc.__class__.__name__}: {escape(str(exc).splitlines()[0])}\n"
                       "check DATABASE_URL and that the database server is running", highlight=False)
             sys.exit(1)
         except OSError as exc:
-            err.print(f"[red]error:[/] {exc}", highlight=False)
+            err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
             sys.exit(1)
 
     return wrapper
