@@ -67,8 +67,8 @@ class LoopbackServer:
                 resp = handler(req) if handler else Response(404, b"not found")
                 try:
                     self._send(resp, send_body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                except (BrokenPipeError, ConnectionResetError, TimeoutError):
+                    self.close_connection = True
 
             def _send(self, resp: Response, send_body: bool) -> None:
                 if resp.delay_s:
@@ -100,7 +100,8 @@ class LoopbackServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _H)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"

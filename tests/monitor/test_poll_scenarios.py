@@ -25,8 +25,10 @@ from monitor.store import Store
 from tests.httpserver import LoopbackServer, Request, Response
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-WORDS = ("europol operation suspects arrested network encrypted platform propaganda seized servers court "
-         "ministry interior police border trafficking cyber fraud investigation judges warrant").split()
+WORDS = (
+    "europol operation suspects arrested network encrypted platform propaganda seized servers court "
+    "ministry interior police border trafficking cyber fraud investigation judges warrant"
+).split()
 
 
 def seed_of(title: str) -> int:
@@ -39,15 +41,20 @@ def text(seed: int, n: int = 50) -> str:
 
 
 def rss20(items: list[tuple[str, str, str]], *, encoding: str = "utf-8", decl: bool = True) -> str:
-    body = "".join(f"<item><title>{t}</title><link>{link}</link><guid>{g}</guid>"
-                   f"<pubDate>Mon, 30 Nov 2026 08:00:00 GMT</pubDate><description>{text(seed_of(t))}"
-                   f"</description></item>" for t, link, g in items)
+    body = "".join(
+        f"<item><title>{t}</title><link>{link}</link><guid>{g}</guid>"
+        f"<pubDate>Mon, 30 Nov 2026 08:00:00 GMT</pubDate><description>{text(seed_of(t))}"
+        f"</description></item>"
+        for t, link, g in items
+    )
     head = f'<?xml version="1.0" encoding="{encoding}"?>' if decl else ""
     return f'{head}<rss version="2.0"><channel><title>T</title><link>https://ex.org/</link>{body}</channel></rss>'
 
 
 def std_items(prefix: str, n: int = 3) -> list[tuple[str, str, str]]:
-    return [(f"{prefix} story {k}", f"https://{prefix}.example.org/news/{k}", f"{prefix}-{k}") for k in range(n)]
+    return [
+        (f"{prefix} story {k}", f"https://{prefix}.example.org/news/{k}", f"{prefix}-{k}") for k in range(n)
+    ]
 
 
 RSS090 = """<?xml version="1.0"?>
@@ -131,46 +138,90 @@ def gzip_bomb(size: int) -> bytes:
 def setup_routes(server: LoopbackServer) -> dict[str, dict[str, Any]]:
     """Route every scenario; returns source id -> {path, kind, ...}."""
     http_date = format_datetime(datetime.now(UTC) + timedelta(seconds=7200), usegmt=True)
-    latin1 = rss20([("Sécurité intérieure : opération réussie", "https://l1.example.org/1", "l1-1")],
-                   encoding="utf-8").encode("latin-1")
-    shared_guid = rss20([(f"Shared guid story {k}", f"https://sg.example.org/{k}", "same-guid") for k in range(4)])
+    latin1 = rss20(
+        [("Sécurité intérieure : opération réussie", "https://l1.example.org/1", "l1-1")], encoding="utf-8"
+    ).encode("latin-1")
+    shared_guid = rss20(
+        [(f"Shared guid story {k}", f"https://sg.example.org/{k}", "same-guid") for k in range(4)]
+    )
     bomb = gzip_bomb(64 << 20)
     specs: dict[str, dict[str, Any]] = {
-        "rss090": {"body": RSS090, "expect": 2}, "rss091": {"body": RSS091, "expect": 2},
-        "rss092": {"body": RSS092, "expect": 2}, "rss10": {"body": RSS10, "expect": 2},
-        "rss20": {"body": rss20(std_items("r20")), "expect": 3}, "atom03": {"body": ATOM03, "expect": 2},
+        "rss090": {"body": RSS090, "expect": 2},
+        "rss091": {"body": RSS091, "expect": 2},
+        "rss092": {"body": RSS092, "expect": 2},
+        "rss10": {"body": RSS10, "expect": 2},
+        "rss20": {"body": rss20(std_items("r20")), "expect": 3},
+        "atom03": {"body": ATOM03, "expect": 2},
         "atom10": {"body": ATOM10, "expect": 2},
         "jsonfeed": {"body": JSONFEED, "headers": {"Content-Type": "application/feed+json"}, "expect": 2},
-        "page": {"body": PAGE, "headers": {"Content-Type": "text/html; charset=utf-8"}, "expect": 2,
-                 "kind": "page"},
-        "nocharset": {"body": rss20(std_items("nc"), decl=False).encode(), "headers": {"Content-Type": "text/xml"},
-                      "expect": 3},
+        "page": {
+            "body": PAGE,
+            "headers": {"Content-Type": "text/html; charset=utf-8"},
+            "expect": 2,
+            "kind": "page",
+        },
+        "nocharset": {
+            "body": rss20(std_items("nc"), decl=False).encode(),
+            "headers": {"Content-Type": "text/xml"},
+            "expect": 3,
+        },
         "wrongcharset": {"body": latin1, "headers": RSS_CT, "expect": 1},
         "sharedguid": {"body": shared_guid, "expect": 4},
-        "rate429": {"status": 429, "headers": {"Retry-After": "3600"}, "error": ErrorKind.RATE_LIMITED,
-                    "retry": 3600},
-        "rate429date": {"status": 429, "headers": {"Retry-After": http_date}, "error": ErrorKind.RATE_LIMITED,
-                        "retry": 7200},
-        "unavail503": {"status": 503, "headers": {"Retry-After": "1800"}, "error": ErrorKind.SERVER_ERROR,
-                       "retry": 1800},
-        "unavail503date": {"status": 503, "headers": {"Retry-After": http_date},
-                           "error": ErrorKind.SERVER_ERROR, "retry": 7200},
+        "rate429": {
+            "status": 429,
+            "headers": {"Retry-After": "3600"},
+            "error": ErrorKind.RATE_LIMITED,
+            "retry": 3600,
+        },
+        "rate429date": {
+            "status": 429,
+            "headers": {"Retry-After": http_date},
+            "error": ErrorKind.RATE_LIMITED,
+            "retry": 7200,
+        },
+        "unavail503": {
+            "status": 503,
+            "headers": {"Retry-After": "1800"},
+            "error": ErrorKind.SERVER_ERROR,
+            "retry": 1800,
+        },
+        "unavail503date": {
+            "status": 503,
+            "headers": {"Retry-After": http_date},
+            "error": ErrorKind.SERVER_ERROR,
+            "retry": 7200,
+        },
         "error500": {"status": 500, "error": ErrorKind.SERVER_ERROR},
         "slow": {"body": rss20(std_items("sl")), "body_delay_s": 3.0, "error": ErrorKind.TIMEOUT},
         "huge": {"body": b"<rss>" + b"x" * (3 << 20), "error": ErrorKind.TOO_LARGE},
         "loop": {"status": 302, "headers": {"Location": "/loop"}, "error": ErrorKind.TOO_MANY_REDIRECTS},
-        "bomb": {"body": bomb, "headers": {"Content-Encoding": "gzip", **RSS_CT}, "error": ErrorKind.TOO_LARGE},
+        "bomb": {
+            "body": bomb,
+            "headers": {"Content-Encoding": "gzip", **RSS_CT},
+            "error": ErrorKind.TOO_LARGE,
+        },
         "laughs": {"body": LAUGHS, "error": ErrorKind.UNPARSEABLE},
-        "challenge": {"body": CHALLENGE, "status": 503, "headers": {"Content-Type": "text/html", "Server":
-                      "cloudflare", "cf-mitigated": "challenge"}, "error": ErrorKind.BLOCKED},
-        "challenge200": {"body": CHALLENGE, "headers": {"Content-Type": "text/html"},
-                         "error": ErrorKind.BLOCKED},
+        "challenge": {
+            "body": CHALLENGE,
+            "status": 503,
+            "headers": {"Content-Type": "text/html", "Server": "cloudflare", "cf-mitigated": "challenge"},
+            "error": ErrorKind.BLOCKED,
+        },
+        "challenge200": {
+            "body": CHALLENGE,
+            "headers": {"Content-Type": "text/html"},
+            "error": ErrorKind.BLOCKED,
+        },
     }
     for sid, spec in specs.items():
         body = spec.get("body", b"")
-        server.route(f"/{sid}", body.encode() if isinstance(body, str) else body, status=spec.get("status", 200),
-                     headers=spec.get("headers", {"Content-Type": "application/xml"}),
-                     body_delay_s=spec.get("body_delay_s", 0.0))
+        server.route(
+            f"/{sid}",
+            body.encode() if isinstance(body, str) else body,
+            status=spec.get("status", 200),
+            headers=spec.get("headers", {"Content-Type": "application/xml"}),
+            body_delay_s=spec.get("body_delay_s", 0.0),
+        )
     return specs
 
 
@@ -178,13 +229,20 @@ def source(server: LoopbackServer, sid: str, kind: str = "feed", **kw: Any) -> S
     extra: dict[str, Any] = {}
     if kind == "page":
         extra["selectors"] = {"item": "li.release", "link": "a", "title": "a", "date": "time"}
-    return SourceConfig(id=sid, name=sid, kind=kind, url=server.url(f"/{sid}"), language="auto", **extra, **kw)
+    return SourceConfig(
+        id=sid, name=sid, kind=kind, url=server.url(f"/{sid}"), language="auto", **extra, **kw
+    )
 
 
 @pytest.fixture
 async def poller(sqlite_url: str) -> AsyncIterator[Poller]:
-    settings = MonitorSettings(database_url=sqlite_url, allow_private=True, read_timeout_s=0.5,
-                               total_timeout_s=5, max_body_bytes=2 << 20)
+    settings = MonitorSettings(
+        database_url=sqlite_url,
+        allow_private=True,
+        read_timeout_s=0.5,
+        total_timeout_s=5,
+        max_body_bytes=2 << 20,
+    )
     store = Store.open(sqlite_url)
     async with Fetcher(fetch_settings(settings)) as fetcher:
         yield Poller(store, fetcher, settings, clock=lambda: NOW, rng=random.Random(1))
@@ -223,8 +281,10 @@ async def test_page_links_are_resolved_and_dated(poller: Poller, http_server: Lo
     setup_routes(http_server)
     await poller.poll(source(http_server, "page", "page"))
     arts = sorted(poller.store.list_articles(source_id="page"), key=lambda a: a.url)
-    assert [a.url for a in arts] == [http_server.url("/communiques/2026/rapport-annuel"),
-                                     http_server.url("/fr/communiques/2026/operation-alpha")]
+    assert [a.url for a in arts] == [
+        http_server.url("/communiques/2026/rapport-annuel"),
+        http_server.url("/fr/communiques/2026/operation-alpha"),
+    ]
     assert arts[1].published_at == datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
     assert not arts[1].published_estimated
 
@@ -236,15 +296,19 @@ async def test_wrong_charset_text_is_recovered(poller: Poller, http_server: Loop
     assert art.title == "Sécurité intérieure : opération réussie"
 
 
-async def test_conditional_get_with_etag_and_last_modified(poller: Poller, http_server: LoopbackServer) -> None:
-    body = rss20(std_items("cg")).encode()
+async def test_conditional_get_with_etag_and_last_modified(
+    poller: Poller, http_server: LoopbackServer
+) -> None:
     stamp = "Mon, 30 Nov 2026 08:00:00 GMT"
 
     def make(validator: str, header: str, request_header: str) -> Callable[[Request], Response]:
+        body = rss20(std_items(f"cg{request_header}")).encode()
+
         def handler(req: Request) -> Response:
             if req.headers.get(request_header) == validator:
                 return Response(304, headers={header: validator})
             return Response(200, body, {header: validator, **RSS_CT})
+
         return handler
 
     http_server.route("/etag", handler=make('"abc"', "ETag", "if-none-match"))
@@ -260,8 +324,11 @@ async def test_conditional_get_with_etag_and_last_modified(poller: Poller, http_
 
 async def test_reserved_and_reordered_items_are_not_new(poller: Poller, http_server: LoopbackServer) -> None:
     items = std_items("rs", 5)
-    bodies = [rss20(items), rss20(list(reversed(items))), rss20(items[2:] + [("rs new", "https://rs.example.org/n",
-                                                                               "rs-n")])]
+    bodies = [
+        rss20(items),
+        rss20(list(reversed(items))),
+        rss20(items[2:] + [("rs new", "https://rs.example.org/n", "rs-n")]),
+    ]
     served = iter(bodies)
     http_server.route("/rs", handler=lambda _r: Response(200, next(served).encode(), RSS_CT))
     src = SourceConfig(id="rs", name="rs", kind="feed", url=http_server.url("/rs"), language="en")
@@ -272,15 +339,30 @@ async def test_reserved_and_reordered_items_are_not_new(poller: Poller, http_ser
 
 async def test_guid_changing_at_each_poll_is_not_new(poller: Poller, http_server: LoopbackServer) -> None:
     polls = iter(range(100))
-    http_server.route("/chg", handler=lambda _r: Response(200, rss20(
-        [(f"chg {k}", f"https://chg.example.org/{k}?utm_source=x&utm_medium=rss", f"g-{next(polls)}")
-         for k in range(3)]).encode(), RSS_CT))
+    http_server.route(
+        "/chg",
+        handler=lambda _r: Response(
+            200,
+            rss20(
+                [
+                    (
+                        f"chg {k}",
+                        f"https://chg.example.org/{k}?utm_source=x&utm_medium=rss",
+                        f"g-{next(polls)}",
+                    )
+                    for k in range(3)
+                ]
+            ).encode(),
+            RSS_CT,
+        ),
+    )
     src = SourceConfig(id="chg", name="chg", kind="feed", url=http_server.url("/chg"), language="en")
     assert [(await poller.poll(src)).new for _ in range(3)] == [3, 0, 0]
 
 
-async def test_syndicated_copy_on_another_source_is_a_duplicate(poller: Poller,
-                                                                http_server: LoopbackServer) -> None:
+async def test_syndicated_copy_on_another_source_is_a_duplicate(
+    poller: Poller, http_server: LoopbackServer
+) -> None:
     wire = text(42, 120)
     a = rss20([("Europol dismantles network", "https://wire.example.org/1", "w1")])
     a = a.replace(text(seed_of("Europol dismantles network")), wire)
@@ -297,7 +379,9 @@ async def test_syndicated_copy_on_another_source_is_a_duplicate(poller: Poller,
     assert poller.store.list_articles(source_id="paper", include_duplicates=False) == []
 
 
-async def test_repeated_permanent_failures_pause_the_source(sqlite_url: str, http_server: LoopbackServer) -> None:
+async def test_repeated_permanent_failures_pause_the_source(
+    sqlite_url: str, http_server: LoopbackServer
+) -> None:
     settings = MonitorSettings(database_url=sqlite_url, allow_private=True, pause_after_errors=3)
     store = Store.open(sqlite_url)
     src = SourceConfig(id="gone", name="g", kind="feed", url=http_server.url("/nothing-here"))
