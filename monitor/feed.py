@@ -1,0 +1,339 @@
+"""Feeds: bytes + response headers -> ParsedFeed of RawItem (RSS 0.9x/1.0/2.0, Atom 0.3/1.0, JSON Feed 1.x).
+
+Stages of :func:`parse_feed`:
+
+1. JSON Feed (a body starting with ``{``, or a JSON content type on a body that is not markup) is read
+   with :mod:`json` here; feedparser 6 does not know it.
+2. The XML prolog is defused (:func:`defuse_doctype`): feedparser keeps "safe" entity declarations with a
+   line-based regex, so a DOCTYPE written on one line reaches expat intact, and expat then expands a
+   billion-laughs document for seconds and tens of MB before its amplification limit stops it. Here every
+   declaration that is external (SYSTEM/PUBLIC), a parameter entity, nested (its value references another
+   entity) or long is dropped, with a warning; short literal entities are kept, one per line, as feedparser
+   expects. External DTDs are never fetched: feedparser turns off external general entities, expat never
+   loads external parameter entities, and the body is always bytes, so feedparser does no I/O.
+3. feedparser parses the bytes with the response headers (charset by RFC 3023 and sniffing) and
+   ``Content-Location`` set to the final URL, so relative links resolve against it.
+4. No entries: a well-formed feed is a valid empty feed; an HTML page is a challenge (``blocked``) or a
+   page that is not a feed (``unparseable``, naming the feeds it advertises); anything else is
+   ``unparseable``. Entries with a malformed body are kept, with the parser's complaint as a warning.
+5. Entries become RawItems: absolute http(s) links, UTC dates from ``*_parsed`` within 1990-2100, authors,
+   tags, language (entry, else feed); ``ttl_s`` from ``<ttl>`` or ``sy:updatePeriod``/``updateFrequency``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from time import struct_time
+from typing import Any, NoReturn
+
+import feedparser
+from feedparser.exceptions import ThingsNobodyCaresAboutButMe
+
+from monitor.challenge import detect_challenge
+from monitor.errors import ErrorKind, ParseError
+from monitor.models import ParsedFeed, RawItem
+from monitor.page import absolute_url, discover_feeds, parse_date_text, plausible
+
+PROLOG_LIMIT = 64 * 1024  # a DOCTYPE must end within this many bytes
+MAX_ENTITY_VALUE = 64  # longer literal entities are dropped (bounds any expansion to a small multiple)
+_PERIOD_S = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000, "yearly": 31536000}
+_JSON_TYPES = ("application/feed+json", "application/json")
+_DOCTYPE = re.compile(rb"<!DOCTYPE\s+([^\s\[>]+)", re.IGNORECASE)
+_PROLOG_PART = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:(<!DOCTYPE\b)|<\?|<!--)", re.IGNORECASE)
+_EXTERNAL_ID = re.compile(
+    rb"""((?:"[^"]*"|'[^']*'|[^"'\[>])*)[\[>]"""
+)  # up to the internal subset or the end
+_DECLARATION = re.compile(rb"""<!ENTITY\s+(%\s*)?([^\s"'>]+)\s+((?:"[^"]*"|'[^']*'|[^'">])*)>""")
+_SAFE_VALUE = re.compile(rb"""^(?:"(&#\w+;|[^&%"]*)"|'(&#\w+;|[^&%"']*)')\s*$""")
+_RSS_AUTHOR = re.compile(r"^\s*\S+@\S+\s+\((.+)\)\s*$")  # "press@example.org (Press Office)"
+_NAMED_ADDRESS = re.compile(r"^\s*(.+?)\s*<[^<>@]+@[^<>]+>\s*$")  # "Press Office <press@example.org>"
+_WIDE_STARTS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+    (b"<\x00?\x00", "utf-16-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+)
+_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+
+
+def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str) -> ParsedFeed:
+    """Parse a feed body. Raises ParseError(UNPARSEABLE) or, for a challenge page, ParseError(BLOCKED)."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    if not body.strip():
+        raise ParseError(ErrorKind.UNPARSEABLE, "empty body where a feed was expected")
+    if _is_json(body, lowered.get("content-type", "")):
+        return _parse_json_feed(body, lowered.get("content-type", ""), base_url)
+    data, warnings = defuse_doctype(body)
+    response_headers = {**lowered, "content-location": base_url}
+    result = feedparser.parse(
+        data, response_headers=response_headers, resolve_relative_uris=True, sanitize_html=True
+    )
+    version = str(result.get("version") or "")
+    problem = result.get("bozo_exception") if result.get("bozo") else None
+    malformed = problem is not None and not isinstance(problem, ThingsNobodyCaresAboutButMe)
+    if not result.entries and (malformed or not version):
+        _refuse(body, lowered, base_url, problem)
+    if problem is not None:
+        warnings += (f"{'malformed feed' if malformed else 'feed'}: {type(problem).__name__}: {problem}",)
+    channel = result.feed
+    language = _text(channel.get("language"))
+    items = tuple(_item(entry, base_url, language, version) for entry in result.entries)
+    return ParsedFeed(
+        format=version or "unknown",
+        title=_text(channel.get("title")),
+        link=absolute_url(_text(channel.get("link")), base_url),
+        language=language,
+        ttl_s=_ttl_s(channel),
+        items=items,
+        warnings=warnings,
+    )
+
+
+def defuse_doctype(body: bytes) -> tuple[bytes, tuple[str, ...]]:
+    """The body with unsafe entity declarations removed from its DOCTYPE, and a warning when any was.
+
+    Raises ParseError(UNPARSEABLE) for a DOCTYPE that does not end within 64 KB, and for entity
+    declarations in a UTF-16/32 document (rare enough that refusing beats rewriting).
+    """
+    head = body[:PROLOG_LIMIT]
+    wide = next((codec for start, codec in _WIDE_STARTS if head.startswith(start)), None)
+    if wide is not None:
+        if "<!ENTITY" in head.decode(wide, errors="replace"):
+            raise ParseError(ErrorKind.UNPARSEABLE, f"feed declares XML entities ({wide} document)")
+        return body, ()
+    doctype = _find_doctype(head)
+    if doctype is None:
+        return body, ()
+    end = _declaration_end(head, doctype.end())
+    if end is None:
+        raise ParseError(ErrorKind.UNPARSEABLE, "feed has a DOCTYPE longer than 64 KB")
+    external = _EXTERNAL_ID.match(head, doctype.end(), end)
+    if external is None or head[external.end() - 1 : external.end()] != b"[":
+        return body, ()  # no internal subset: nothing is declared here
+    kept, dropped = _safe_entities(head[external.end() : end])
+    identifiers = external.group(1).strip()  # SYSTEM/PUBLIC ids: feedparser reads "netscape" in them
+    rebuilt = b" ".join(part for part in (b"<!DOCTYPE", doctype.group(1), identifiers, b"[\n") if part)
+    rebuilt += b"".join(b"<!ENTITY " + name + b" " + value + b">\n" for name, value in kept) + b"]>"
+    warnings = (f"ignored {dropped} unsafe XML entity declaration(s) (external, nested or long)",)
+    return body[: doctype.start()] + b"\n" + rebuilt + body[end:], warnings if dropped else ()
+
+
+def _find_doctype(head: bytes) -> re.Match[bytes] | None:
+    """The DOCTYPE of the prolog: found after the XML declaration, PIs, comments and white space only."""
+    pos = 0
+    while (markup := _PROLOG_PART.match(head, pos)) is not None:
+        if markup.group(1) is not None:
+            return _DOCTYPE.match(head, markup.start(1))
+        closer = b"?>" if markup.group(0).endswith(b"<?") else b"-->"
+        end = head.find(closer, markup.end())
+        if end < 0:
+            return None
+        pos = end + len(closer)
+    return None
+
+
+def _declaration_end(data: bytes, pos: int) -> int | None:
+    """The index just after the ``>`` closing a markup declaration, skipping quotes, comments and [...]."""
+    depth, quote, size = 0, 0, len(data)
+    while pos < size:
+        char = data[pos]
+        if quote:
+            quote = 0 if char == quote else quote
+        elif data.startswith(b"<!--", pos):
+            close = data.find(b"-->", pos + 4)
+            if close < 0:
+                return None
+            pos = close + 2
+        elif char in b"\"'":
+            quote = char
+        elif char == ord("["):
+            depth += 1
+        elif char == ord("]"):
+            depth -= 1
+        elif char == ord(">") and depth <= 0:
+            return pos + 1
+        pos += 1
+    return None
+
+
+def _safe_entities(subset: bytes) -> tuple[list[tuple[bytes, bytes]], int]:
+    """The short, literal, non-nested general entities of an internal subset, and how many were dropped."""
+    kept: list[tuple[bytes, bytes]] = []
+    found = _DECLARATION.findall(subset)
+    for percent, name, value in found:
+        literal = _SAFE_VALUE.match(value.strip())
+        if percent or literal is None or len(value) > MAX_ENTITY_VALUE + 2:
+            continue
+        text = literal.group(1) if literal.group(1) is not None else literal.group(2)
+        kept.append((name, b'"' + text + b'"'))
+    return kept, len(found) - len(kept)
+
+
+def _parse_json_feed(body: bytes, content_type: str, base_url: str) -> ParsedFeed:
+    """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1); relative URLs resolve against ``base_url``."""
+    doc = _load_json(body, content_type)
+    entries = doc.get("items") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict) or not isinstance(entries, list):
+        raise ParseError(ErrorKind.UNPARSEABLE, "JSON document is not a JSON Feed (no 'items' list)")
+    version = _text(doc.get("version")) or ""
+    warnings: tuple[str, ...] = ()
+    if "jsonfeed.org/version/1" not in version:
+        warnings += (f"unknown JSON Feed version {version!r}, read as 1.0",)
+    language = _text(doc.get("language"))
+    authors = _json_authors(doc)
+    items = tuple(_json_item(e, base_url, language, authors) for e in entries if isinstance(e, dict))
+    if len(items) < len(entries):
+        warnings += (f"{len(entries) - len(items)} items are not JSON objects",)
+    return ParsedFeed(
+        format="json11" if version.rstrip("/").endswith("1.1") else "json1",
+        title=_text(doc.get("title")),
+        link=absolute_url(_text(doc.get("home_page_url")), base_url),
+        language=language,
+        ttl_s=None,
+        items=items,
+        warnings=warnings,
+    )
+
+
+def _load_json(body: bytes, content_type: str) -> Any:
+    declared = _CHARSET.search(content_type)
+    charset = declared.group(1) if declared else "utf-8"
+    try:
+        text = body.decode("utf-8-sig" if charset.lower() in ("utf-8", "utf8") else charset, errors="replace")
+    except LookupError:
+        text = body.decode("utf-8-sig", errors="replace")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ParseError(ErrorKind.UNPARSEABLE, f"invalid JSON: {exc}") from exc
+
+
+def _json_item(
+    data: dict[str, Any], base_url: str, language: str | None, authors: tuple[str, ...]
+) -> RawItem:
+    tags = data.get("tags")
+    guid = data.get("id")  # a string by the spec; numbers are common
+    return RawItem(
+        guid=_text(str(guid)) if isinstance(guid, (str, int)) and not isinstance(guid, bool) else None,
+        link=absolute_url(_text(data.get("url")) or _text(data.get("external_url")), base_url),
+        title=_text(data.get("title")),
+        summary=_text(data.get("summary")),
+        content=_text(data.get("content_html")) or _text(data.get("content_text")),
+        published=parse_date_text(_text(data.get("date_published")) or ""),
+        updated=parse_date_text(_text(data.get("date_modified")) or ""),
+        authors=_json_authors(data) or authors,
+        tags=tuple(dict.fromkeys(t for tag in tags if (t := _text(tag)))) if isinstance(tags, list) else (),
+        language=_text(data.get("language")) or language,
+    )
+
+
+def _json_authors(data: dict[str, Any]) -> tuple[str, ...]:
+    """Names from ``authors`` (1.1) or ``author`` (1.0)."""
+    people = data.get("authors")
+    if not isinstance(people, list):
+        people = [data.get("author")]
+    names = (_text(person.get("name")) for person in people if isinstance(person, dict))
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+def _is_json(body: bytes, content_type: str) -> bool:
+    start = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start.startswith(b"{"):
+        return True
+    media = content_type.split(";")[0].strip().lower()
+    return media in _JSON_TYPES and not start.startswith(b"<")
+
+
+def _refuse(body: bytes, headers: Mapping[str, str], base_url: str, problem: object) -> NoReturn:
+    wall = detect_challenge(200, headers, body)
+    if wall:
+        raise ParseError(ErrorKind.BLOCKED, f"{wall} challenge page instead of the feed at {base_url}")
+    if _looks_like_html(body):
+        feeds = discover_feeds(body, headers, base_url)
+        hint = f"; it advertises these feeds: {', '.join(feeds)}" if feeds else "; it advertises no feed"
+        raise ParseError(ErrorKind.UNPARSEABLE, f"{base_url} is an HTML page, not a feed{hint}")
+    if problem is not None:
+        raise ParseError(ErrorKind.UNPARSEABLE, f"malformed feed without entries: {problem}")
+    raise ParseError(ErrorKind.UNPARSEABLE, "not a feed: no RSS, Atom or RDF root element")
+
+
+def _looks_like_html(body: bytes) -> bool:
+    head = body[:2048].lower()
+    if re.search(rb"<(rss|feed|rdf:rdf)\b", head):
+        return False
+    return re.search(rb"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]", head) is not None
+
+
+def _item(entry: Any, base_url: str, feed_language: str | None, version: str) -> RawItem:
+    content = entry.get("content") or []
+    return RawItem(
+        guid=_text(entry.get("id")),
+        link=absolute_url(_text(entry.get("link")), base_url),
+        title=_text(entry.get("title")),
+        summary=_text(entry.get("summary")),
+        content=_text(content[0].get("value")) if content else None,
+        published=_date(dict.get(entry, "published_parsed")),
+        updated=_date(dict.get(entry, "updated_parsed")),
+        authors=_authors(entry, version),
+        tags=tuple(dict.fromkeys(t for tag in entry.get("tags") or [] if (t := _text(tag.get("term"))))),
+        language=_entry_language(entry) or feed_language,
+    )
+
+
+def _authors(entry: Any, version: str) -> tuple[str, ...]:
+    """Author names. RSS ``<author>`` strings are read here: feedparser's e-mail regex mangles long TLDs."""
+    if not version.startswith("atom") and (raw := _text(dict.get(entry, "author"))):
+        for pattern in (_RSS_AUTHOR, _NAMED_ADDRESS):
+            if match := pattern.match(raw):
+                return (match.group(1).strip(),)
+        if len(entry.get("authors") or []) <= 1:
+            return (raw,)
+    names = (_text(a.get("name")) or _text(a.get("email")) for a in entry.get("authors") or [])
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+def _entry_language(entry: Any) -> str | None:
+    for key in ("title_detail", "summary_detail"):
+        detail = entry.get(key)
+        if detail and (language := _text(detail.get("language"))):
+            return language
+    content = entry.get("content") or []
+    return _text(content[0].get("language")) if content else None
+
+
+def _date(value: struct_time | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return plausible(datetime(*value[:6], tzinfo=UTC))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _ttl_s(channel: Any) -> int | None:
+    ttl = _number(channel.get("ttl"))
+    if ttl is not None and ttl > 0:
+        return ttl * 60
+    period = (_text(channel.get("sy_updateperiod")) or "").lower()
+    if period not in _PERIOD_S:
+        return None
+    frequency = _number(channel.get("sy_updatefrequency")) or 1
+    return max(1, _PERIOD_S[period] // max(1, frequency))
+
+
+def _number(value: object) -> int | None:
+    text = _text(value)
+    return int(text) if text is not None and text.isascii() and text.isdigit() and len(text) < 10 else None
+
+
+def _text(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    stripped = value.strip()
+    return stripped or None
