@@ -1,0 +1,391 @@
+"""The store stage: articles, sightings and per-source state in SQLite (default) or PostgreSQL.
+
+1. ``Store.open(url)`` builds the engine and runs the alembic migrations to head, inside one write
+   transaction (on PostgreSQL under an advisory lock), so two processes starting together do not race.
+2. Reads (``get_article``, ``list_articles``, ``states``, ...) each take a pooled connection of their own:
+   the store is shared by worker threads (``asyncio.to_thread``).
+3. Writes go through ``with store.transaction() as tx:``, one transaction. On SQLite it starts with
+   ``BEGIN IMMEDIATE`` (a reader never has to upgrade to a writer, the case where SQLite gives up at
+   once with "database is locked") and an in-process lock serializes the writers of one Store;
+   ``busy_timeout`` makes writers of other processes wait. Inserts are idempotent (ON CONFLICT DO NOTHING).
+
+SQLite connections run in WAL mode with ``synchronous=NORMAL`` and foreign keys on. PostgreSQL goes
+through psycopg 3 with ``pool_pre_ping``. Text is stored without NUL characters, which PostgreSQL refuses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import fields
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, Select, create_engine, event, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping, make_url
+from sqlalchemy.exc import ArgumentError
+
+from monitor.dedup import bands
+from monitor.errors import ConfigError, ErrorKind
+from monitor.models import Article, SourceState
+from monitor.tables import ERROR_MESSAGE_LENGTH, article_sightings, articles, sources
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_WRITE_OPTION = "veille_write"  # execution option marking a connection that opens a write transaction
+_PG_MIGRATION_LOCK = 0x7665_696C_6C65  # pg_advisory_xact_lock key: "veille" in ASCII
+_POSTGRES_SCHEMES = frozenset({"postgres", "postgresql", "postgresql+psycopg"})
+_ALEMBIC_LOCK = threading.Lock()  # alembic's ``context`` and ``op`` are module globals: one run at a time
+
+
+def normalize_database_url(url: str) -> str:
+    """The URL SQLAlchemy should use: ``postgres://`` and ``postgresql://`` go through psycopg 3."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        # The URL is not repeated: it may hold a password.
+        raise ConfigError("not a database URL", hint="sqlite:///path/to/veille.db") from exc
+    if parsed.drivername in _POSTGRES_SCHEMES:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.drivername not in ("sqlite", "sqlite+pysqlite"):
+        raise ConfigError(
+            f"unsupported database {parsed.drivername!r}",
+            hint="use sqlite:///path/to/veille.db or postgresql://user@host/dbname",
+        )
+    elif parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory":
+        raise ConfigError(
+            "an in-memory SQLite database would be lost on exit and differs per connection",
+            hint="use a file: sqlite:///path/to/veille.db",
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_engine_for(url: str) -> Engine:
+    """An engine set up for the store: SQLite pragmas and BEGIN handling, or PostgreSQL with pre-ping."""
+    parsed = make_url(normalize_database_url(url))
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True)
+    Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: object) -> None:
+    dbapi_connection.isolation_level = None  # the driver emits no BEGIN; _on_sqlite_begin does
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        _enable_wal(cursor)
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _enable_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch the file to WAL (a no-op once done: the mode is stored in the file).
+
+    Two processes converting a new file at once can get "database is locked" without SQLite calling the
+    busy handler (each holds a shared lock and wants the exclusive one), so that case is retried here.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+            continue
+        if mode != "wal":  # e.g. a file system without shared memory: still works, with more locking
+            log.warning("SQLite stays in journal_mode=%s, not wal", mode)
+        return
+
+
+def _on_sqlite_begin(connection: Connection) -> None:
+    write = connection.get_execution_options().get(_WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _clean(value: str) -> str:
+    return value.replace("\x00", "")
+
+
+def _cleaned(value: object) -> object:
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, tuple):
+        return [_cleaned(item) for item in value]  # authors, tags -> JSON arrays
+    return value
+
+
+def _article_values(article: Article) -> dict[str, object]:
+    values = {f.name: _cleaned(getattr(article, f.name)) for f in fields(Article)}
+    values.update(zip(("sh0", "sh1", "sh2", "sh3"), bands(article.simhash), strict=True))
+    values["canonical_url_hash"] = sha256_hex(article.canonical_url)
+    values["fetch"] = dict(article.fetch)
+    return values
+
+
+def _article_from(row: RowMapping) -> Article:
+    values = {f.name: row[f.name] for f in fields(Article)}
+    values.update(authors=tuple(row["authors"]), tags=tuple(row["tags"]), fetch=dict(row["fetch"]))
+    return Article(**values)
+
+
+def _state_values(state: SourceState, now: datetime) -> dict[str, object]:
+    values = {f.name: _cleaned(getattr(state, f.name)) for f in fields(SourceState)}
+    if state.last_error_kind is not None:
+        values["last_error_kind"] = state.last_error_kind.value
+    if state.last_error_message is not None:
+        values["last_error_message"] = _clean(state.last_error_message)[:ERROR_MESSAGE_LENGTH]
+    values["updated_at"] = now
+    return values
+
+
+def _error_kind(value: str | None, source_id: str) -> ErrorKind | None:
+    if value is None:
+        return None
+    try:
+        return ErrorKind(value)
+    except ValueError:  # written by another version of veille: keep the source usable
+        log.warning("unknown stored error kind source_id=%s kind=%s", source_id, value)
+        return ErrorKind.INTERNAL
+
+
+def _state_from(row: RowMapping) -> SourceState:
+    values = {f.name: row[f.name] for f in fields(SourceState)}
+    values["last_error_kind"] = _error_kind(row["last_error_kind"], row["source_id"])
+    return SourceState(**values)
+
+
+class StoreTx:
+    """One write transaction. Only valid inside ``with store.transaction() as tx:``."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    @property
+    def connection(self) -> Connection:
+        """The transaction's connection, for packages that write their own tables in the same transaction."""
+        return self._conn
+
+    def find_existing(self, article: Article) -> str | None:
+        """The id of the stored article that is this one: same id, same canonical URL, same (source, guid)."""
+        found = self._first(select(articles.c.id).where(articles.c.id == article.id))
+        if found is None:
+            url_hash = sha256_hex(article.canonical_url)
+            found = self._first(select(articles.c.id).where(articles.c.canonical_url_hash == url_hash))
+        if found is None and article.guid is not None:
+            found = self._first(
+                select(article_sightings.c.article_id).where(
+                    article_sightings.c.source_id == article.source_id,
+                    article_sightings.c.guid_hash == sha256_hex(article.guid),
+                )
+            )
+        return found
+
+    def article_source(self, article_id: str) -> str | None:
+        """The source that stored the article first, or None if no such article is stored."""
+        return self._first(select(articles.c.source_id).where(articles.c.id == article_id))
+
+    def find_by_content_hash(self, content_hash: str) -> str | None:
+        """The oldest article with this content hash."""
+        query = select(articles.c.id).where(articles.c.content_hash == content_hash)
+        return self._first(query.order_by(articles.c.first_seen_at, articles.c.id))
+
+    def near_duplicate_candidates(
+        self, simhash: int, *, since: datetime, limit: int = 64
+    ) -> list[tuple[str, int]]:
+        """(id, simhash) of originals first seen since ``since`` that share a 16-bit band with ``simhash``."""
+        band_columns = (articles.c.sh0, articles.c.sh1, articles.c.sh2, articles.c.sh3)
+        query = (
+            select(articles.c.id, articles.c.simhash)
+            .where(articles.c.duplicate_of.is_(None), articles.c.first_seen_at >= since)
+            .where(or_(*(column == band for column, band in zip(band_columns, bands(simhash), strict=True))))
+            .order_by(articles.c.first_seen_at.desc(), articles.c.id)
+            .limit(limit)
+        )
+        return [(row.id, row.simhash) for row in self._conn.execute(query)]
+
+    def insert_article(self, article: Article) -> bool:
+        """Insert unless the id or canonical URL is already stored; True if inserted.
+
+        An inserted article also gets its (source, guid) sighting. When nothing was inserted, recording
+        where it was seen is the caller's choice (``find_existing`` then ``add_sighting``).
+        """
+        stmt = self._insert(articles).values(_article_values(article)).on_conflict_do_nothing()
+        if self._conn.execute(stmt).rowcount != 1:
+            return False
+        self.add_sighting(article.id, article.source_id, article.guid, article.first_seen_at)
+        return True
+
+    def add_sighting(self, article_id: str, source_id: str, guid: str | None, seen_at: datetime) -> bool:
+        """Record that ``source_id`` served the article; False if this source or its guid is already known."""
+        values = {
+            "article_id": article_id,
+            "source_id": source_id,
+            "guid": None if guid is None else _clean(guid),
+            "guid_hash": None if guid is None else sha256_hex(guid),
+            "seen_at": seen_at,
+        }
+        stmt = self._insert(article_sightings).values(values).on_conflict_do_nothing()
+        return bool(self._conn.execute(stmt).rowcount == 1)
+
+    def save_state(self, state: SourceState) -> None:
+        """Insert or replace the source's row."""
+        values = _state_values(state, datetime.now(UTC))
+        stmt = self._insert(sources).values(values)
+        changed = {name: stmt.excluded[name] for name in values if name != "source_id"}
+        self._conn.execute(stmt.on_conflict_do_update(index_elements=[sources.c.source_id], set_=changed))
+
+    def _insert(self, table: Any) -> Any:
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        # psycopg reports an INSERT's rowcount only when SQLAlchemy is asked to keep it.
+        return dialect.insert(table).execution_options(preserve_rowcount=True)
+
+    def _first(self, query: Select[Any]) -> str | None:
+        value = self._conn.execute(query.limit(1)).scalar()
+        return None if value is None else str(value)
+
+
+class Store:
+    """Articles and source states. Thread-safe: share one per process and call it from worker threads."""
+
+    def __init__(self, engine: Engine) -> None:
+        """Wrap an engine made by :func:`create_engine_for` (it sets up SQLite); usually via ``open``."""
+        self._engine = engine
+        sqlite_lock = engine.dialect.name == "sqlite"
+        self._write_lock: contextlib.AbstractContextManager[object] = (
+            threading.Lock() if sqlite_lock else contextlib.nullcontext()
+        )
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect and migrate to head. ``sqlite:///path.db``, ``postgresql://...`` or ``postgres://...``."""
+        store = cls(create_engine_for(url))
+        try:
+            store._migrate()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A connection inside one write transaction (committed on success, rolled back on error)."""
+        with self._write_lock, self._engine.connect() as conn:
+            conn.execution_options(**{_WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[StoreTx]:
+        """One write transaction: ``with store.transaction() as tx: tx.insert_article(...)``."""
+        with self.write_connection() as conn:
+            yield StoreTx(conn)
+
+    def get_state(self, source_id: str) -> SourceState | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(sources).where(sources.c.source_id == source_id)).mappings().first()
+        return None if row is None else _state_from(row)
+
+    def states(self) -> dict[str, SourceState]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(sources).order_by(sources.c.source_id)).mappings().all()
+        return {row["source_id"]: _state_from(row) for row in rows}
+
+    def get_article(self, article_id: str) -> Article | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(articles).where(articles.c.id == article_id)).mappings().first()
+        return None if row is None else _article_from(row)
+
+    def list_articles(
+        self,
+        *,
+        since: datetime | None = None,
+        source_id: str | None = None,
+        limit: int | None = None,
+        include_duplicates: bool = True,
+    ) -> list[Article]:
+        """Newest first by first-seen time; optionally since a time, of one source, without duplicates."""
+        query = select(articles).order_by(articles.c.first_seen_at.desc(), articles.c.id.desc()).limit(limit)
+        if since is not None:
+            query = query.where(articles.c.first_seen_at >= since)
+        if source_id is not None:
+            query = query.where(articles.c.source_id == source_id)
+        if not include_duplicates:
+            query = query.where(articles.c.duplicate_of.is_(None))
+        with self._engine.connect() as conn:
+            return [_article_from(row) for row in conn.execute(query).mappings()]
+
+    def count_articles(self, source_id: str | None = None) -> int:
+        query = select(func.count()).select_from(articles)
+        if source_id is not None:
+            query = query.where(articles.c.source_id == source_id)
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def recent_published(self, source_id: str, limit: int = 20) -> list[datetime]:
+        """The source's latest real (not estimated) publication dates, newest first."""
+        query = (
+            select(articles.c.published_at)
+            .where(articles.c.source_id == source_id, articles.c.published_estimated.is_(False))
+            .order_by(articles.c.published_at.desc())
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def sightings(self, article_id: str) -> list[tuple[str, str | None, datetime]]:
+        """(source_id, guid, seen_at) of every source that served the article, earliest first."""
+        table = article_sightings
+        query = (
+            select(table.c.source_id, table.c.guid, table.c.seen_at)
+            .where(table.c.article_id == article_id)
+            .order_by(table.c.seen_at, table.c.source_id)
+        )
+        with self._engine.connect() as conn:
+            return [(row.source_id, row.guid, row.seen_at) for row in conn.execute(query)]
+
+    def _migrate(self) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+        with _ALEMBIC_LOCK, self.write_connection() as conn:
+            if conn.dialect.name == "postgresql":  # two processes starting at once: one migrates
+                conn.execute(select(func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK)))
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
