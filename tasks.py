@@ -25,13 +25,13 @@ PY = BIN / "python"
 
 def _sh(*args: str | Path, env: dict[str, str] | None = None) -> None:
     print("+", " ".join(str(a) for a in args), flush=True)
-    code = subprocess.call([str(a) for a in args], cwd=ROOT, env=env)
+    code = subprocess.call([str(a) for a in args], cwd=ROOT, env=env)  # noqa: S603 - our own fixed commands
     if code:
         sys.exit(code)
 
 
 def _install(extras: str) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script runs before the venv, on any python3
         sys.exit(f"veille needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if not PY.exists():
         print(f"creating {VENV}", flush=True)

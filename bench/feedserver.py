@@ -16,8 +16,26 @@ import random
 def make_feed(i: int) -> bytes:
     rng = random.Random(i)
     n = 5 + (i * 37) % 116
-    words = ["police", "europol", "operation", "network", "arrest", "cyber", "fraud", "drugs", "border",
-             "ministry", "press", "release", "investigation", "court", "agency", "report", "online", "data"]
+    words = [
+        "police",
+        "europol",
+        "operation",
+        "network",
+        "arrest",
+        "cyber",
+        "fraud",
+        "drugs",
+        "border",
+        "ministry",
+        "press",
+        "release",
+        "investigation",
+        "court",
+        "agency",
+        "report",
+        "online",
+        "data",
+    ]
     items = []
     for k in range(n):
         text = " ".join(rng.choice(words) for _ in range(40 + (k % 5) * 20))
@@ -65,8 +83,10 @@ class Server:
             if headers.get("if-none-match") == etag:
                 return f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n".encode()
             extra = f"ETag: {etag}\r\n"
-        return (f"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n{extra}"
-                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+        return (
+            f"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n{extra}"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
 
 
 async def main() -> None:

@@ -21,11 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from monitor.cli import fetch_settings  # noqa: E402
 from monitor.config import MonitorSettings, SourceConfig  # noqa: E402
 from monitor.fetch import Fetcher  # noqa: E402
-from monitor.poller import PollOutcome, Poller  # noqa: E402
+from monitor.poller import Poller, PollOutcome  # noqa: E402
 from monitor.store import Store  # noqa: E402
-from monitor.cli import fetch_settings  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -42,25 +42,38 @@ def report(name: str, elapsed: float, outcomes: list[PollOutcome]) -> None:
     items = sum(o.items for o in outcomes)
     failed = [o for o in outcomes if o.status == "failed"]
     kinds = {o.status for o in outcomes}
-    print(f"{name:<22} feeds={len(outcomes):5d}  {len(outcomes) / elapsed:8.1f} feeds/s  "
-          f"items={items:7d}  {items / elapsed:9.1f} items/s  new={sum(o.new for o in outcomes):7d}  "
-          f"failed={len(failed)}  statuses={sorted(kinds)}  elapsed={elapsed:.2f}s")
+    print(
+        f"{name:<22} feeds={len(outcomes):5d}  {len(outcomes) / elapsed:8.1f} feeds/s  "
+        f"items={items:7d}  {items / elapsed:9.1f} items/s  new={sum(o.new for o in outcomes):7d}  "
+        f"failed={len(failed)}  statuses={sorted(kinds)}  elapsed={elapsed:.2f}s"
+    )
     if failed:
         print("  first failure:", failed[0].error_kind, failed[0].error_message)
 
 
 async def bench(n: int, database_url: str, port: int) -> None:
-    settings = MonitorSettings(database_url=database_url, allow_private=True, global_concurrency=64,
-                               per_host_concurrency=64)
-    sources = [SourceConfig(id=f"bench-{i}", name=f"Bench {i}", kind="feed",
-                            url=f"http://127.0.0.1:{port}/feed/{i}", language="en") for i in range(n)]
+    settings = MonitorSettings(
+        database_url=database_url, allow_private=True, global_concurrency=64, per_host_concurrency=64
+    )
+    sources = [
+        SourceConfig(
+            id=f"bench-{i}",
+            name=f"Bench {i}",
+            kind="feed",
+            url=f"http://127.0.0.1:{port}/feed/{i}",
+            language="en",
+        )
+        for i in range(n)
+    ]
     store = Store.open(database_url)
     try:
         async with Fetcher(fetch_settings(settings)) as fetcher:
             poller = Poller(store, fetcher, settings)
             report("cold (all 200, new)", *await run_round(poller, sources))
             report("warm (half 304)", *await run_round(poller, sources))
-            report("304 path only", *await run_round(poller, [s for i, s in enumerate(sources) if i % 2 == 0]))
+            report(
+                "304 path only", *await run_round(poller, [s for i, s in enumerate(sources) if i % 2 == 0])
+            )
     finally:
         store.close()
     print(f"peak RSS {peak_rss_mb():.0f} MB (poller process)")
@@ -71,8 +84,11 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=2000)
     parser.add_argument("--database-url", default=None, help="default: an SQLite file in a temporary folder")
     args = parser.parse_args()
-    server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("feedserver.py")),
-                               "--feeds", str(args.feeds)], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("feedserver.py")), "--feeds", str(args.feeds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline().split()[1])

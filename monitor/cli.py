@@ -35,7 +35,7 @@ from monitor.config import MonitorSettings, SourceConfig, load_sources, parse_du
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.models import Article, SourceState
-from monitor.poller import PollOutcome, Poller
+from monitor.poller import Poller, PollOutcome
 from monitor.scheduler import MonitorScheduler
 from monitor.store import Store
 
@@ -65,8 +65,11 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
             err.print(f"[red]configuration error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             sys.exit(2)
         except SQLAlchemyError as exc:
-            err.print(f"[red]database error:[/] {exc.__class__.__name__}: {escape(str(exc).splitlines()[0])}\n"
-                      "check DATABASE_URL and that the database server is running", highlight=False)
+            err.print(
+                f"[red]database error:[/] {exc.__class__.__name__}: {escape(str(exc).splitlines()[0])}\n"
+                "check DATABASE_URL and that the database server is running",
+                highlight=False,
+            )
             sys.exit(1)
         except OSError as exc:
             err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
@@ -76,8 +79,12 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 
 sources_option = click.option(
-    "--sources", "sources_path", type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("sources.yaml"), show_default=True, help="The sources file.",
+    "--sources",
+    "sources_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("sources.yaml"),
+    show_default=True,
+    help="The sources file.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON Lines instead of a table.")
 
@@ -88,11 +95,16 @@ def load_settings() -> MonitorSettings:
 
 def fetch_settings(settings: MonitorSettings) -> FetchSettings:
     return FetchSettings(
-        user_agent=settings.user_agent, contact=settings.contact,
-        global_concurrency=settings.global_concurrency, per_host_concurrency=settings.per_host_concurrency,
-        connect_timeout_s=settings.connect_timeout_s, read_timeout_s=settings.read_timeout_s,
-        total_timeout_s=settings.total_timeout_s, max_body_bytes=settings.max_body_bytes,
-        max_redirects=settings.max_redirects, allow_private=settings.allow_private,
+        user_agent=settings.user_agent,
+        contact=settings.contact,
+        global_concurrency=settings.global_concurrency,
+        per_host_concurrency=settings.per_host_concurrency,
+        connect_timeout_s=settings.connect_timeout_s,
+        read_timeout_s=settings.read_timeout_s,
+        total_timeout_s=settings.total_timeout_s,
+        max_body_bytes=settings.max_body_bytes,
+        max_redirects=settings.max_redirects,
+        allow_private=settings.allow_private,
     )
 
 
@@ -111,8 +123,10 @@ def pick_sources(all_sources: Sequence[SourceConfig], wanted: Sequence[str]) -> 
     by_id = {s.id: s for s in all_sources}
     unknown = [w for w in wanted if w not in by_id]
     if unknown:
-        raise click.BadParameter(f"unknown source id(s): {', '.join(unknown)}; known ids: "
-                                 f"{', '.join(sorted(by_id))[:500]}", param_hint="--source")
+        raise click.BadParameter(
+            f"unknown source id(s): {', '.join(unknown)}; known ids: {', '.join(sorted(by_id))[:500]}",
+            param_hint="--source",
+        )
     return [by_id[w] for w in wanted]
 
 
@@ -141,8 +155,9 @@ def _ago(when: datetime | None, now: datetime) -> str:
 # --- poll ---------------------------------------------------------------------------------------------------
 
 
-async def poll_round(poller: Poller, sources: Sequence[SourceConfig], *, force: bool,
-                     progress: Progress | None) -> list[PollOutcome]:
+async def poll_round(
+    poller: Poller, sources: Sequence[SourceConfig], *, force: bool, progress: Progress | None
+) -> list[PollOutcome]:
     task_id = progress.add_task("polling", total=len(sources)) if progress else None
 
     async def one(source: SourceConfig) -> PollOutcome:
@@ -156,20 +171,40 @@ async def poll_round(poller: Poller, sources: Sequence[SourceConfig], *, force: 
 
 def outcomes_table(outcomes: Sequence[PollOutcome], now: datetime) -> Table:
     table = Table(title="poll results", header_style="bold")
-    for col, justify in (("source", "left"), ("result", "left"), ("items", "right"), ("new", "right"),
-                         ("dup", "right"), ("unchanged", "right"), ("next check", "right"), ("error", "left")):
+    for col, justify in (
+        ("source", "left"),
+        ("result", "left"),
+        ("items", "right"),
+        ("new", "right"),
+        ("dup", "right"),
+        ("unchanged", "right"),
+        ("next check", "right"),
+        ("error", "left"),
+    ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     colours = {"new": "green", "failed": "red", "paused": "yellow"}
     for o in sorted(outcomes, key=lambda o: (o.status != "failed", o.source_id)):
         colour = colours.get(o.status, "")
         result = f"[{colour}]{o.status}[/]" if colour else o.status
         error = f"{o.error_kind}: {o.error_message}" if o.error_kind else (o.error_message or "")
-        table.add_row(o.source_id, result, str(o.items), str(o.new), str(o.duplicates), str(o.unchanged),
-                      _ago(o.next_check_at, now) if not o.paused else "paused", error[:80])
-    counts = Counter("failed" if o.status in ("failed", "paused") else
-                     "new" if o.status == "new" else "unchanged" for o in outcomes)
-    table.caption = (f"{counts['new']} with new articles, {counts['unchanged']} unchanged, "
-                     f"{counts['failed']} failed; {sum(o.new for o in outcomes)} new articles")
+        table.add_row(
+            o.source_id,
+            result,
+            str(o.items),
+            str(o.new),
+            str(o.duplicates),
+            str(o.unchanged),
+            _ago(o.next_check_at, now) if not o.paused else "paused",
+            error[:80],
+        )
+    counts = Counter(
+        "failed" if o.status in ("failed", "paused") else "new" if o.status == "new" else "unchanged"
+        for o in outcomes
+    )
+    table.caption = (
+        f"{counts['new']} with new articles, {counts['unchanged']} unchanged, "
+        f"{counts['failed']} failed; {sum(o.new for o in outcomes)} new articles"
+    )
     return table
 
 
@@ -179,15 +214,20 @@ def _outcome_row(o: PollOutcome) -> dict[str, Any]:
     return row
 
 
-async def _poll_once(settings: MonitorSettings, sources: list[SourceConfig], *, force: bool,
-                     as_json: bool) -> list[PollOutcome]:
+async def _poll_once(
+    settings: MonitorSettings, sources: list[SourceConfig], *, force: bool, as_json: bool
+) -> list[PollOutcome]:
     with open_store(settings) as store:
         async with Fetcher(fetch_settings(settings)) as fetcher:
             poller = Poller(store, fetcher, settings)
             if as_json or not out.is_terminal:
                 return await poll_round(poller, sources, force=force, progress=None)
-            columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TimeElapsedColumn())
+            columns = (
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+            )
             with Progress(*columns, console=err, transient=True) as progress:
                 return await poll_round(poller, sources, force=force, progress=progress)
 
@@ -211,8 +251,13 @@ async def _poll_forever(settings: MonitorSettings, sources: list[SourceConfig]) 
 
 @click.command("poll")
 @click.option("--once", is_flag=True, help="Poll each source once, print a table and exit.")
-@click.option("--source", "source_ids", multiple=True, metavar="ID",
-              help="Only this source (repeatable); polls it even when paused.")
+@click.option(
+    "--source",
+    "source_ids",
+    multiple=True,
+    metavar="ID",
+    help="Only this source (repeatable); polls it even when paused.",
+)
 @sources_option
 @json_option
 @handles_errors
@@ -244,9 +289,15 @@ def _state_row(source: SourceConfig, state: SourceState | None) -> dict[str, Any
     if state is not None:
         status = "paused" if state.paused else ("failing" if state.consecutive_errors else "ok")
     return {
-        "id": source.id, "name": source.name, "kind": source.kind, "url": source.url,
-        "language": source.language, "interval_s": source.interval.total_seconds(), "tags": list(source.tags),
-        "enabled": source.enabled, "status": status,
+        "id": source.id,
+        "name": source.name,
+        "kind": source.kind,
+        "url": source.url,
+        "language": source.language,
+        "interval_s": source.interval.total_seconds(),
+        "tags": list(source.tags),
+        "enabled": source.enabled,
+        "status": status,
         "last_success_at": state.last_success_at if state else None,
         "next_check_at": state.next_check_at if state else None,
         "error_count": state.error_count if state else 0,
@@ -273,19 +324,39 @@ def sources_list(sources_path: Path, as_json: bool) -> None:
         return
     now = datetime.now(UTC)
     table = Table(title=f"{len(rows)} sources in {sources_path}", header_style="bold")
-    for col in ("id", "kind", "lang", "every", "tags", "status", "last success", "next check", "errors",
-                "last error"):
+    for col in (
+        "id",
+        "kind",
+        "lang",
+        "every",
+        "tags",
+        "status",
+        "last success",
+        "next check",
+        "errors",
+        "last error",
+    ):
         table.add_column(col)
     for r in rows:
         error = f"{r['last_error_kind']}: {r['last_error_message']}" if r["last_error_kind"] else ""
-        table.add_row(r["id"], r["kind"], r["language"], f"{r['interval_s'] / 60:.0f}m", ",".join(r["tags"]),
-                      r["status"], _ago(r["last_success_at"], now), _ago(r["next_check_at"], now),
-                      str(r["error_count"]), error[:60])
+        table.add_row(
+            r["id"],
+            r["kind"],
+            r["language"],
+            f"{r['interval_s'] / 60:.0f}m",
+            ",".join(r["tags"]),
+            r["status"],
+            _ago(r["last_success_at"], now),
+            _ago(r["next_check_at"], now),
+            str(r["error_count"]),
+            error[:60],
+        )
     out.print(table)
 
 
-async def _probe(settings: MonitorSettings, sources: Sequence[SourceConfig],
-                 progress: Progress | None) -> list[dict[str, Any]]:
+async def _probe(
+    settings: MonitorSettings, sources: Sequence[SourceConfig], progress: Progress | None
+) -> list[dict[str, Any]]:
     from monitor.probe import probe_source
 
     async with Fetcher(fetch_settings(settings)) as fetcher:
@@ -315,8 +386,10 @@ def sources_check(probe: bool, source_ids: tuple[str, ...], sources_path: Path, 
         if as_json:
             print_jsonl([{"valid": True, "sources": len(sources), "languages": dict(langs)}])
         else:
-            out.print(f"{sources_path}: {len(sources)} sources, valid; languages: "
-                      + ", ".join(f"{k} {v}" for k, v in sorted(langs.items())))
+            out.print(
+                f"{sources_path}: {len(sources)} sources, valid; languages: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(langs.items()))
+            )
         return
     settings = load_settings()
     rows = asyncio.run(_probe(settings, sources, None))
@@ -327,8 +400,15 @@ def sources_check(probe: bool, source_ids: tuple[str, ...], sources_path: Path, 
         for col in ("id", "status", "type", "items", "language", "declared", "error"):
             table.add_column(col)
         for r in rows:
-            table.add_row(r["id"], str(r["status"] or "-"), r["type"] or "-", str(r["items"]),
-                          r["language"] or "-", r["declared"], (r["error"] or "")[:70])
+            table.add_row(
+                r["id"],
+                str(r["status"] or "-"),
+                r["type"] or "-",
+                str(r["items"]),
+                r["language"] or "-",
+                r["declared"],
+                (r["error"] or "")[:70],
+            )
         out.print(table)
     if any(r["error"] for r in rows):
         sys.exit(1)
@@ -346,8 +426,15 @@ def sources_resume(source_ids: tuple[str, ...], sources_path: Path) -> None:
         for sid in source_ids:
             state = store.get_state(sid) or SourceState(sid)
             with store.transaction() as tx:
-                tx.save_state(replace(state, paused=False, paused_reason=None, consecutive_errors=0,
-                                      next_check_at=datetime.now(UTC)))
+                tx.save_state(
+                    replace(
+                        state,
+                        paused=False,
+                        paused_reason=None,
+                        consecutive_errors=0,
+                        next_check_at=datetime.now(UTC),
+                    )
+                )
             out.print(f"{sid}: resumed")
 
 
@@ -361,10 +448,19 @@ def articles_group() -> None:
 
 def article_row(a: Article) -> dict[str, Any]:
     return {
-        "id": a.id, "source_id": a.source_id, "title": a.title, "url": a.url, "canonical_url": a.canonical_url,
-        "language": a.language, "published_at": a.published_at, "published_estimated": a.published_estimated,
-        "first_seen_at": a.first_seen_at, "authors": list(a.authors), "tags": list(a.tags),
-        "duplicate_of": a.duplicate_of, "summary": a.summary,
+        "id": a.id,
+        "source_id": a.source_id,
+        "title": a.title,
+        "url": a.url,
+        "canonical_url": a.canonical_url,
+        "language": a.language,
+        "published_at": a.published_at,
+        "published_estimated": a.published_estimated,
+        "first_seen_at": a.first_seen_at,
+        "authors": list(a.authors),
+        "tags": list(a.tags),
+        "duplicate_of": a.duplicate_of,
+        "summary": a.summary,
     }
 
 
@@ -372,13 +468,18 @@ def article_row(a: Article) -> dict[str, Any]:
 @click.option("--since", default="24h", show_default=True, help="How far back (first seen): 90m, 24h, 7d...")
 @click.option("--source", "source_id", default=None, metavar="ID", help="Only this source.")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100000))
-@click.option("--duplicates/--no-duplicates", default=False, show_default=True,
-              help="Include articles recorded as copies of another.")
+@click.option(
+    "--duplicates/--no-duplicates",
+    default=False,
+    show_default=True,
+    help="Include articles recorded as copies of another.",
+)
 @sources_option
 @json_option
 @handles_errors
-def articles_list(since: str, source_id: str | None, limit: int, duplicates: bool, sources_path: Path,
-                  as_json: bool) -> None:
+def articles_list(
+    since: str, source_id: str | None, limit: int, duplicates: bool, sources_path: Path, as_json: bool
+) -> None:
     """Articles first seen in the last --since, newest first."""
     setup_logging()
     try:
@@ -387,8 +488,9 @@ def articles_list(since: str, source_id: str | None, limit: int, duplicates: boo
         raise click.BadParameter(str(exc), param_hint="--since") from exc
     now = datetime.now(UTC)
     with open_store(load_settings()) as store:
-        articles = store.list_articles(since=now - window, source_id=source_id, limit=limit,
-                                       include_duplicates=duplicates)
+        articles = store.list_articles(
+            since=now - window, source_id=source_id, limit=limit, include_duplicates=duplicates
+        )
     if as_json:
         print_jsonl([article_row(a) for a in articles])
         return
@@ -403,5 +505,3 @@ def articles_list(since: str, source_id: str | None, limit: int, duplicates: boo
 
 
 COMMANDS: tuple[click.Command, ...] = (poll_cmd, sources_group, articles_group)
-
-

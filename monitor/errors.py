@@ -70,8 +70,9 @@ class VeilleError(Exception):
 class ConfigError(VeilleError):
     """A configuration file or value is wrong. The message names the file, the line and a fix."""
 
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
-                 hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, path: str | None = None, line: int | None = None, hint: str | None = None
+    ) -> None:
         self.path = path
         self.line = line
         self.hint = hint
@@ -88,8 +89,9 @@ class ConfigError(VeilleError):
 class SourceError(VeilleError):
     """One source failed. ``retry_after_s`` carries a server's Retry-After, in seconds."""
 
-    def __init__(self, kind: ErrorKind, message: str, *, status: int | None = None,
-                 retry_after_s: float | None = None) -> None:
+    def __init__(
+        self, kind: ErrorKind, message: str, *, status: int | None = None, retry_after_s: float | None = None
+    ) -> None:
         super().__init__(f"{kind}: {message}")
         self.kind = kind
         self.message = message
@@ -104,9 +106,16 @@ class FetchError(SourceError):
     that the poller can recognise a challenge page behind a 403/503 and reclassify it as ``blocked``.
     """
 
-    def __init__(self, kind: ErrorKind, message: str, *, status: int | None = None,
-                 retry_after_s: float | None = None, headers: Mapping[str, str] | None = None,
-                 body: bytes = b"") -> None:
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+    ) -> None:
         super().__init__(kind, message, status=status, retry_after_s=retry_after_s)
         self.headers: Mapping[str, str] = headers or {}
         self.body = body

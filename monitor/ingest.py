@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from monitor.dedup import dedup_text, hamming, is_near_duplicate
+from monitor.dedup import dedup_text, hamming, is_near_duplicate, token_count
 from monitor.models import Article
 from monitor.store import Store, StoreTx
 
@@ -35,19 +35,21 @@ class IngestCounts:
     new_published: list[datetime] = field(default_factory=list)  # real (not estimated) dates of new articles
 
 
-def original_of(tx: StoreTx, article: Article, now: datetime) -> str | None:
-    """The id of the stored article this one copies, exactly or nearly, if any."""
+def original_of(tx: StoreTx, article: Article, now: datetime) -> tuple[str, bool] | None:
+    """The stored article this one copies, and whether the copy is exact (same content hash)."""
     same = tx.find_by_content_hash(article.content_hash)
     if same is not None:
-        return same
-    tokens = len(dedup_text(article.title, article.text).split())
+        return same, True
+    tokens = token_count(dedup_text(article.title, article.text))
     best: tuple[int, str] | None = None
-    for cand_id, cand_hash in tx.near_duplicate_candidates(article.simhash, since=now - NEAR_DUPLICATE_WINDOW):
+    for cand_id, cand_hash in tx.near_duplicate_candidates(
+        article.simhash, since=now - NEAR_DUPLICATE_WINDOW
+    ):
         if cand_id != article.id and is_near_duplicate(article.simhash, cand_hash, tokens):
             dist = hamming(article.simhash, cand_hash)
             if best is None or (dist, cand_id) < best:
                 best = (dist, cand_id)
-    return best[1] if best else None
+    return (best[1], False) if best else None
 
 
 def ingest(tx: StoreTx, articles: Sequence[Article], source_id: str, now: datetime) -> IngestCounts:
@@ -55,12 +57,11 @@ def ingest(tx: StoreTx, articles: Sequence[Article], source_id: str, now: dateti
     for article in articles:
         existing = tx.find_existing(article)
         if existing is None:
-            original = original_of(tx, article, now)
-            if original is not None and tx.article_source(original) == source_id \
-                    and tx.find_by_content_hash(article.content_hash) == original:
-                existing = original  # same content again from the same source under a new URL or GUID
-            elif original is not None:
-                article = replace(article, duplicate_of=original)
+            match = original_of(tx, article, now)
+            if match is not None and match[1] and tx.article_source(match[0]) == source_id:
+                existing = match[0]  # the same content again from the same source, under a new URL or GUID
+            elif match is not None:
+                article = replace(article, duplicate_of=match[0])
         if existing is not None:
             tx.add_sighting(existing, source_id, article.guid, now)
             counts.unchanged += 1

@@ -70,6 +70,13 @@ TRACKING_PARAMS: frozenset[str] = frozenset({
     "mbid", "trk", "trkcampaign", "sc_cid",
 })  # fmt: skip
 TRACKING_PREFIXES: tuple[str, ...] = ("utm_", "at_", "pk_", "mtm_", "matomo_", "piwik_", "hsa_", "wt.", "ns_")
+URL_ID_PREFIX = "u"  # ids derived from an identifying canonical URL start with this
+
+
+def identified_by_url(article_id: str) -> bool:
+    """True when the article's canonical URL identifies it (so another item with that URL is the same article)."""
+    return article_id.startswith(URL_ID_PREFIX)
+
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -252,7 +259,7 @@ def article_id(canonical_url: str | None, source_id: str, guid: str | None, cont
     The first letter tells what identifies the article; 21 characters in all.
     """
     if canonical_url:
-        return "u" + _hex(canonical_url)
+        return URL_ID_PREFIX + _hex(canonical_url)
     if guid:
         return "g" + _hex(f"{source_id}\n{guid}")
     return "c" + _hex(f"{source_id}\n{content_hash}")

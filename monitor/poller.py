@@ -86,8 +86,15 @@ def policy_for(source: SourceConfig, settings: MonitorSettings) -> Policy:
 class Poller:
     """Polls sources into the store. One instance per process; ``poll`` is safe to run concurrently."""
 
-    def __init__(self, store: Store, fetcher: Fetcher, settings: MonitorSettings, *,
-                 clock: Callable[[], datetime] = utcnow, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        fetcher: Fetcher,
+        settings: MonitorSettings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
         self.store = store
         self.fetcher = fetcher
         self.settings = settings
@@ -104,8 +111,9 @@ class Poller:
         try:
             state = await asyncio.to_thread(self.store.get_state, source.id) or SourceState(source.id)
             if state.paused and not force:
-                return PollOutcome(source.id, "paused", error_message=state.paused_reason, paused=True,
-                                   next_check_at=None)
+                return PollOutcome(
+                    source.id, "paused", error_message=state.paused_reason, paused=True, next_check_at=None
+                )
             outcome = await self._poll(source, state)
         finally:
             self._running.discard(source.id)
@@ -124,7 +132,7 @@ class Poller:
             counts = await self._record_success(source, state, now, result, parsed, articles, parsed.warnings)
         except SourceError as exc:
             return await self._record_failure(source, state, now, exc)
-        except Exception as exc:  # noqa: BLE001 - the boundary that keeps one source's bug from the others
+        except Exception as exc:
             log.exception("bug while polling source_id=%s url=%s", source.id, source.url)
             error = SourceError(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}")
             return await self._record_failure(source, state, now, error)
@@ -132,13 +140,18 @@ class Poller:
 
     async def _fetch(self, source: SourceConfig, state: SourceState) -> FetchResult:
         try:
-            return await self.fetcher.fetch(source.url, etag=state.etag, last_modified=state.last_modified,
-                                            headers=source.headers)
+            return await self.fetcher.fetch(
+                source.url, etag=state.etag, last_modified=state.last_modified, headers=source.headers
+            )
         except FetchError as exc:
             wall = detect_challenge(exc.status or 0, exc.headers, exc.body) if exc.status else None
             if wall is not None:
-                raise FetchError(ErrorKind.BLOCKED, f"{wall} challenge page (HTTP {exc.status})",
-                                 status=exc.status, retry_after_s=exc.retry_after_s) from exc
+                raise FetchError(
+                    ErrorKind.BLOCKED,
+                    f"{wall} challenge page (HTTP {exc.status})",
+                    status=exc.status,
+                    retry_after_s=exc.retry_after_s,
+                ) from exc
             raise
 
     @staticmethod
@@ -151,8 +164,9 @@ class Poller:
         return parse_feed(result.body, result.headers, result.final_url)
 
     @staticmethod
-    def _normalize(source: SourceConfig, parsed: ParsedFeed, result: FetchResult,
-                   now: datetime) -> list[Article]:
+    def _normalize(
+        source: SourceConfig, parsed: ParsedFeed, result: FetchResult, now: datetime
+    ) -> list[Article]:
         meta: dict[str, str | int | None] = {
             "status": result.status,
             "final_url": result.final_url,
@@ -165,8 +179,14 @@ class Poller:
         items = parsed.items
         if parsed.language and source.language == "auto":
             items = tuple(it if it.language else replace(it, language=parsed.language) for it in items)
-        return normalize_items(items, source_id=source.id, declared_language=source.language, now=now,
-                               fetch_meta=meta, source_tags=source.tags)
+        return normalize_items(
+            items,
+            source_id=source.id,
+            declared_language=source.language,
+            now=now,
+            fetch_meta=meta,
+            source_tags=source.tags,
+        )
 
     async def _with_fulltext(self, source: SourceConfig, articles: list[Article]) -> list[Article]:
         """Replace the text of not-yet-seen articles by their page's extracted text, politely and bounded."""
@@ -186,14 +206,22 @@ class Poller:
         try:
             page = await self.fetcher.fetch(article.url)
         except FetchError as exc:
-            log.warning("full text not fetched source_id=%s url=%s kind=%s", article.source_id, article.url,
-                        exc.kind)
+            log.warning(
+                "full text not fetched source_id=%s url=%s kind=%s", article.source_id, article.url, exc.kind
+            )
             return None
         return await asyncio.to_thread(extract_fulltext, page.body, page.final_url, page.headers)
 
-    async def _record_success(self, source: SourceConfig, state: SourceState, now: datetime,
-                              result: FetchResult, parsed: ParsedFeed | None, articles: Sequence[Article],
-                              warnings: tuple[str, ...]) -> PollOutcome:
+    async def _record_success(
+        self,
+        source: SourceConfig,
+        state: SourceState,
+        now: datetime,
+        result: FetchResult,
+        parsed: ParsedFeed | None,
+        articles: Sequence[Article],
+        warnings: tuple[str, ...],
+    ) -> PollOutcome:
         policy = policy_for(source, self.settings)
 
         def write() -> tuple[IngestCounts, SourceState]:
@@ -202,17 +230,32 @@ class Poller:
                 counts = ingest(tx, articles, source.id, now)
                 recent = sorted([*published, *counts.new_published], reverse=True)[:20]
                 base = base_interval(policy, recent, now)
-                when = next_check(policy, now=now, base_s=base, ttl_s=parsed.ttl_s if parsed else None,
-                                  cache_s=cache_lifetime_s(result.headers, now), retry_after_s=None,
-                                  consecutive_errors=0, rng=self.rng)
+                when = next_check(
+                    policy,
+                    now=now,
+                    base_s=base,
+                    ttl_s=parsed.ttl_s if parsed else None,
+                    cache_s=cache_lifetime_s(result.headers, now),
+                    retry_after_s=None,
+                    consecutive_errors=0,
+                    rng=self.rng,
+                )
                 # Validators are saved with the articles, in the same transaction: a crash before the commit
                 # means the next poll fetches the full body again and finds every article.
                 new_state = replace(
                     state,
                     etag=result.etag if parsed else (result.etag or state.etag),
-                    last_modified=result.last_modified if parsed else (result.last_modified or state.last_modified),
-                    last_checked_at=now, last_success_at=now, next_check_at=when, interval_s=base,
-                    last_status=result.status, consecutive_errors=0, paused=False, paused_reason=None,
+                    last_modified=result.last_modified
+                    if parsed
+                    else (result.last_modified or state.last_modified),
+                    last_checked_at=now,
+                    last_success_at=now,
+                    next_check_at=when,
+                    interval_s=base,
+                    last_status=result.status,
+                    consecutive_errors=0,
+                    paused=False,
+                    paused_reason=None,
                 )
                 tx.save_state(new_state)
             return counts, new_state
@@ -221,23 +264,47 @@ class Poller:
         if warnings:
             log.warning("source_id=%s parsed with warnings: %s", source.id, "; ".join(warnings)[:300])
         status: Status = "not_modified" if parsed is None else ("new" if counts.new else "unchanged")
-        return PollOutcome(source.id, status, items=len(parsed.items) if parsed else 0, new=counts.new,
-                           duplicates=counts.duplicates, unchanged=counts.unchanged, warnings=warnings,
-                           next_check_at=new_state.next_check_at)
+        return PollOutcome(
+            source.id,
+            status,
+            items=len(parsed.items) if parsed else 0,
+            new=counts.new,
+            duplicates=counts.duplicates,
+            unchanged=counts.unchanged,
+            warnings=warnings,
+            next_check_at=new_state.next_check_at,
+        )
 
-    async def _record_failure(self, source: SourceConfig, state: SourceState, now: datetime,
-                              exc: SourceError) -> PollOutcome:
+    async def _record_failure(
+        self, source: SourceConfig, state: SourceState, now: datetime, exc: SourceError
+    ) -> PollOutcome:
         policy = policy_for(source, self.settings)
         errors = state.consecutive_errors + 1
         base = state.interval_s or policy.interval_s
-        when = next_check(policy, now=now, base_s=base, ttl_s=None, cache_s=None,
-                          retry_after_s=exc.retry_after_s, consecutive_errors=errors, rng=self.rng)
+        when = next_check(
+            policy,
+            now=now,
+            base_s=base,
+            ttl_s=None,
+            cache_s=None,
+            retry_after_s=exc.retry_after_s,
+            consecutive_errors=errors,
+            rng=self.rng,
+        )
         pause = should_pause(policy, exc.kind, errors)
         reason = f"{exc.kind} {errors} times in a row: {exc.message}" if pause else None
         new_state = replace(
-            state, last_checked_at=now, next_check_at=when, last_status=exc.status,
-            error_count=state.error_count + 1, consecutive_errors=errors, last_error_kind=exc.kind,
-            last_error_message=exc.message[:1000], last_error_at=now, paused=pause, paused_reason=reason,
+            state,
+            last_checked_at=now,
+            next_check_at=when,
+            last_status=exc.status,
+            error_count=state.error_count + 1,
+            consecutive_errors=errors,
+            last_error_kind=exc.kind,
+            last_error_message=exc.message[:1000],
+            last_error_at=now,
+            paused=pause,
+            paused_reason=reason,
         )
 
         def write() -> None:
@@ -245,10 +312,26 @@ class Poller:
                 tx.save_state(new_state)
 
         await asyncio.to_thread(write)
-        log.warning("source failed source_id=%s url=%s kind=%s errors=%d message=%s", source.id, source.url,
-                    exc.kind, errors, exc.message)
+        log.warning(
+            "source failed source_id=%s url=%s kind=%s errors=%d message=%s",
+            source.id,
+            source.url,
+            exc.kind,
+            errors,
+            exc.message,
+        )
         if pause:
-            log.warning("source paused source_id=%s reason=%s (resume: veille sources resume %s)", source.id,
-                        reason, source.id)
-        return PollOutcome(source.id, "failed", error_kind=exc.kind, error_message=exc.message,
-                           next_check_at=None if pause else when, paused=pause)
+            log.warning(
+                "source paused source_id=%s reason=%s (resume: veille sources resume %s)",
+                source.id,
+                reason,
+                source.id,
+            )
+        return PollOutcome(
+            source.id,
+            "failed",
+            error_kind=exc.kind,
+            error_message=exc.message,
+            next_check_at=None if pause else when,
+            paused=pause,
+        )

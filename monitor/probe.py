@@ -26,17 +26,34 @@ def _parse(source: SourceConfig, body: bytes, headers: dict[str, str], url: str)
 
 async def probe_source(fetcher: Fetcher, source: SourceConfig) -> dict[str, Any]:
     """One row: status, type (feed format or html), item count, majority language, error."""
-    row: dict[str, Any] = {"id": source.id, "url": source.url, "status": None, "type": None, "items": 0,
-                           "language": None, "declared": source.language, "final_url": None, "error": None}
+    row: dict[str, Any] = {
+        "id": source.id,
+        "url": source.url,
+        "status": None,
+        "type": None,
+        "items": 0,
+        "language": None,
+        "declared": source.language,
+        "final_url": None,
+        "error": None,
+    }
     try:
         result = await fetcher.fetch(source.url, headers=source.headers)
         row.update(status=result.status, final_url=result.final_url)
         parsed = await asyncio.to_thread(_parse, source, result.body, dict(result.headers), result.final_url)
-        articles = await asyncio.to_thread(normalize_items, parsed.items, source_id=source.id,
-                                           declared_language="auto", now=datetime.now(UTC))
+        articles = await asyncio.to_thread(
+            normalize_items,
+            parsed.items,
+            source_id=source.id,
+            declared_language="auto",
+            now=datetime.now(UTC),
+        )
         langs = Counter(a.language for a in articles if a.language)
-        row.update(type=parsed.format, items=len(parsed.items),
-                   language=langs.most_common(1)[0][0] if langs else parsed.language)
+        row.update(
+            type=parsed.format,
+            items=len(parsed.items),
+            language=langs.most_common(1)[0][0] if langs else parsed.language,
+        )
         if parsed.warnings:
             row["warning"] = "; ".join(parsed.warnings)[:300]
     except FetchError as exc:

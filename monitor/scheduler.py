@@ -22,8 +22,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import SourceConfig
-from monitor.poller import PollOutcome, Poller, utcnow
 from monitor.policy import startup_times
+from monitor.poller import Poller, PollOutcome, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,15 @@ OnPoll = Callable[[PollOutcome], None]
 class MonitorScheduler:
     """Runs the poller for ``sources`` until ``stop()``; ``on_poll`` sees every outcome."""
 
-    def __init__(self, poller: Poller, sources: Sequence[SourceConfig], *, on_poll: OnPoll | None = None,
-                 clock: Callable[[], datetime] = utcnow, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        poller: Poller,
+        sources: Sequence[SourceConfig],
+        *,
+        on_poll: OnPoll | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
         self.poller = poller
         self.sources = {s.id: s for s in sources if s.enabled}
         self.on_poll = on_poll
@@ -55,17 +62,29 @@ class MonitorScheduler:
         for sid, source in self.sources.items():
             state = states.get(sid)
             self._scheduler.add_job(
-                self._run, trigger=IntervalTrigger(seconds=source.interval.total_seconds(), timezone=UTC),
-                args=[sid], id=sid, name=f"poll {sid}", next_run_time=times[sid], replace_existing=True,
+                self._run,
+                trigger=IntervalTrigger(seconds=source.interval.total_seconds(), timezone=UTC),
+                args=[sid],
+                id=sid,
+                name=f"poll {sid}",
+                next_run_time=times[sid],
+                replace_existing=True,
             )
             if state is not None and state.paused:
                 self._scheduler.pause_job(sid)
-                log.warning("source paused source_id=%s reason=%s (resume: veille sources resume %s)", sid,
-                            state.paused_reason, sid)
+                log.warning(
+                    "source paused source_id=%s reason=%s (resume: veille sources resume %s)",
+                    sid,
+                    state.paused_reason,
+                    sid,
+                )
         self._scheduler.start()
         first = min(times.values(), default=now)
-        log.info("scheduler started sources=%d first_poll_in=%.0fs", len(self.sources),
-                 (first - now).total_seconds())
+        log.info(
+            "scheduler started sources=%d first_poll_in=%.0fs",
+            len(self.sources),
+            (first - now).total_seconds(),
+        )
 
     async def _run(self, source_id: str) -> None:
         task = asyncio.current_task()

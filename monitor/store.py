@@ -38,6 +38,7 @@ from sqlalchemy.exc import ArgumentError
 from monitor.dedup import bands
 from monitor.errors import ConfigError, ErrorKind
 from monitor.models import Article, SourceState
+from monitor.normalize import identified_by_url
 from monitor.tables import ERROR_MESSAGE_LENGTH, article_sightings, articles, sources
 
 log = logging.getLogger(__name__)
@@ -137,10 +138,18 @@ def _cleaned(value: object) -> object:
     return value
 
 
+def url_key(article: Article) -> str | None:
+    """The unique key of the canonical URL, only when that URL identifies the article.
+
+    Items that all link to a home page, or have no link, keep their URL but do not claim it.
+    """
+    return sha256_hex(article.canonical_url) if identified_by_url(article.id) else None
+
+
 def _article_values(article: Article) -> dict[str, object]:
     values = {f.name: _cleaned(getattr(article, f.name)) for f in fields(Article)}
     values.update(zip(("sh0", "sh1", "sh2", "sh3"), bands(article.simhash), strict=True))
-    values["canonical_url_hash"] = sha256_hex(article.canonical_url)
+    values["canonical_url_hash"] = url_key(article)
     values["fetch"] = dict(article.fetch)
     return values
 
@@ -191,8 +200,8 @@ class StoreTx:
     def find_existing(self, article: Article) -> str | None:
         """The id of the stored article that is this one: same id, same canonical URL, same (source, guid)."""
         found = self._first(select(articles.c.id).where(articles.c.id == article.id))
-        if found is None:
-            url_hash = sha256_hex(article.canonical_url)
+        url_hash = url_key(article)
+        if found is None and url_hash is not None:
             found = self._first(select(articles.c.id).where(articles.c.canonical_url_hash == url_hash))
         if found is None and article.guid is not None:
             found = self._first(

@@ -102,7 +102,7 @@ articles = Table(
     _source_id(index=True),
     Column("url", Text, nullable=False),
     Column("canonical_url", Text, nullable=False),
-    Column("canonical_url_hash", String(64), nullable=False, unique=True),
+    Column("canonical_url_hash", String(64), nullable=True, unique=True),
     Column("guid", Text),
     Column("title", Text, nullable=False),
     Column("summary", Text, nullable=False),

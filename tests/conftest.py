@@ -30,7 +30,6 @@ def http_server() -> Iterator[LoopbackServer]:
         yield server
 
 
-
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'veille.db'}"

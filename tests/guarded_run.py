@@ -1,6 +1,6 @@
 """Run the veille CLI in a subprocess with the loopback-only network guard installed.
 
-    python -m tests.guarded_run poll --once
+python -m tests.guarded_run poll --once
 """
 
 from __future__ import annotations

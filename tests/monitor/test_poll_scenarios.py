@@ -20,15 +20,34 @@ from monitor.cli import fetch_settings
 from monitor.config import MonitorSettings, SourceConfig
 from monitor.errors import ErrorKind
 from monitor.fetch import Fetcher
-from monitor.poller import PollOutcome, Poller
+from monitor.poller import Poller, PollOutcome
 from monitor.store import Store
 from tests.httpserver import LoopbackServer, Request, Response
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-WORDS = (
-    "europol operation suspects arrested network encrypted platform propaganda seized servers court "
-    "ministry interior police border trafficking cyber fraud investigation judges warrant"
-).split()
+WORDS = [
+    "europol",
+    "operation",
+    "suspects",
+    "arrested",
+    "network",
+    "encrypted",
+    "platform",
+    "propaganda",
+    "seized",
+    "servers",
+    "court",
+    "ministry",
+    "interior",
+    "police",
+    "border",
+    "trafficking",
+    "cyber",
+    "fraud",
+    "investigation",
+    "judges",
+    "warrant",
+]
 
 
 def seed_of(title: str) -> int:
@@ -200,7 +219,7 @@ def setup_routes(server: LoopbackServer) -> dict[str, dict[str, Any]]:
             "headers": {"Content-Encoding": "gzip", **RSS_CT},
             "error": ErrorKind.TOO_LARGE,
         },
-        "laughs": {"body": LAUGHS, "error": ErrorKind.UNPARSEABLE},
+        "laughs": {"body": LAUGHS, "expect": 1, "warning": "unsafe XML entity"},  # defused, not expanded
         "challenge": {
             "body": CHALLENGE,
             "status": 503,
@@ -272,9 +291,19 @@ async def test_every_scenario_in_one_round(poller: Poller, http_server: Loopback
                 assert o.next_check_at >= NOW + timedelta(seconds=spec["retry"] - 120), (sid, o.next_check_at)
         else:
             assert (o.status, o.new) == ("new", spec["expect"]), (sid, o)
+            if "warning" in spec:
+                assert any(spec["warning"] in w for w in o.warnings), o.warnings
             assert store.count_articles(sid) == spec["expect"]
             state = store.get_state(sid)
             assert state is not None and state.last_success_at == NOW and state.consecutive_errors == 0
+
+
+async def test_billion_laughs_is_defused_not_expanded(poller: Poller, http_server: LoopbackServer) -> None:
+    setup_routes(http_server)
+    await poller.poll(source(http_server, "laughs"))
+    [art] = poller.store.list_articles(source_id="laughs")
+    assert art.url == "https://l.example/1"
+    assert "lollol" not in art.title and len(art.title) < 100
 
 
 async def test_page_links_are_resolved_and_dated(poller: Poller, http_server: LoopbackServer) -> None:
@@ -327,7 +356,7 @@ async def test_reserved_and_reordered_items_are_not_new(poller: Poller, http_ser
     bodies = [
         rss20(items),
         rss20(list(reversed(items))),
-        rss20(items[2:] + [("rs new", "https://rs.example.org/n", "rs-n")]),
+        rss20([*items[2:], ("rs new", "https://rs.example.org/n", "rs-n")]),
     ]
     served = iter(bodies)
     http_server.route("/rs", handler=lambda _r: Response(200, next(served).encode(), RSS_CT))

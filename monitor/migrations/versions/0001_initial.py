@@ -51,7 +51,7 @@ def upgrade() -> None:
         sa.Column("source_id", sa.String(200), nullable=False),
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("canonical_url", sa.Text(), nullable=False),
-        sa.Column("canonical_url_hash", sa.String(64), nullable=False),
+        sa.Column("canonical_url_hash", sa.String(64), nullable=True),
         sa.Column("guid", sa.Text(), nullable=True),
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("summary", sa.Text(), nullable=False),
