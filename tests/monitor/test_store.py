@@ -32,7 +32,7 @@ T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 def article(n: int, **changes: object) -> Article:
     base = Article(
-        id=hashlib.sha1(f"article-{n}".encode()).hexdigest(),
+        id="u" + hashlib.sha1(f"article-{n}".encode()).hexdigest()[:20],
         source_id="src-a",
         url=f"https://example.org/news/{n}?utm_source=feed",
         canonical_url=f"https://example.org/news/{n}",
@@ -322,6 +322,16 @@ def test_long_canonical_url_is_unique_by_hash(store: Store) -> None:
     assert insert(store, first, article(2, canonical_url=long_url)) == [True, False]
     loaded = store.get_article(first.id)
     assert loaded is not None and loaded.canonical_url == long_url
+
+
+def test_a_url_that_does_not_identify_its_article_claims_nothing(store: Store) -> None:
+    # Items that all link to a home page get guid/content ids ("g", "c"): they share the URL but are distinct.
+    home = "https://ministry.example/"
+    items = [article(n, id=f"g{n:020d}", canonical_url=home, url=home, guid=f"item-{n}") for n in (1, 2, 3)]
+    assert insert(store, *items) == [True, True, True]
+    with store.transaction() as tx:
+        assert tx.find_existing(article(4, id="g" + "4" * 20, canonical_url=home, guid="item-4")) is None
+        assert tx.find_existing(article(5, canonical_url=home, guid=None)) is None  # a URL id finds no claim
 
 
 @pytest.mark.parametrize(
