@@ -53,7 +53,7 @@ def report(name: str, elapsed: float, outcomes: list[PollOutcome]) -> None:
 
 async def bench(n: int, database_url: str, port: int) -> None:
     settings = MonitorSettings(
-        database_url=database_url, allow_private=True, global_concurrency=64, per_host_concurrency=64
+        database_url=database_url, allow_private=True, global_concurrency=64, per_host_concurrency=16
     )
     sources = [
         SourceConfig(
