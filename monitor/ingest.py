@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from monitor.dedup import dedup_text, hamming, is_near_duplicate, token_count
+from monitor.dedup import bands, dedup_text, hamming, is_near_duplicate, token_count
 from monitor.models import Article
 from monitor.store import Store, StoreTx
 
@@ -35,40 +35,62 @@ class IngestCounts:
     new_published: list[datetime] = field(default_factory=list)  # real (not estimated) dates of new articles
 
 
-def original_of(tx: StoreTx, article: Article, now: datetime) -> tuple[str, bool] | None:
-    """The stored article this one copies, and whether the copy is exact (same content hash)."""
-    same = tx.find_by_content_hash(article.content_hash)
-    if same is not None:
-        return same, True
-    tokens = token_count(dedup_text(article.title, article.text))
-    best: tuple[int, str] | None = None
-    for cand_id, cand_hash in tx.near_duplicate_candidates(
-        article.simhash, since=now - NEAR_DUPLICATE_WINDOW
-    ):
-        if cand_id != article.id and is_near_duplicate(article.simhash, cand_hash, tokens):
-            dist = hamming(article.simhash, cand_hash)
-            if best is None or (dist, cand_id) < best:
-                best = (dist, cand_id)
-    return (best[1], False) if best else None
+class NearDuplicateIndex:
+    """Fingerprints of recent originals, indexed by 16-bit band (pigeonhole: <= 3 bits apart shares a band)."""
+
+    def __init__(self, pool: Sequence[tuple[str, int]]) -> None:
+        self._by_band: dict[tuple[int, int], list[tuple[str, int]]] = {}
+        for article_id, simhash in pool:
+            self.add(article_id, simhash)
+
+    def add(self, article_id: str, simhash: int) -> None:
+        for i, band in enumerate(bands(simhash)):
+            self._by_band.setdefault((i, band), []).append((article_id, simhash))
+
+    def closest(self, article: Article) -> str | None:
+        """The nearest original within the near-duplicate distance (ties: smallest id), if any."""
+        tokens = token_count(dedup_text(article.title, article.text))
+        best: tuple[int, str] | None = None
+        for i, band in enumerate(bands(article.simhash)):
+            for cand_id, cand_hash in self._by_band.get((i, band), ()):
+                if cand_id != article.id and is_near_duplicate(article.simhash, cand_hash, tokens):
+                    candidate = (hamming(article.simhash, cand_hash), cand_id)
+                    best = candidate if best is None or candidate < best else best
+        return best[1] if best else None
 
 
 def ingest(tx: StoreTx, articles: Sequence[Article], source_id: str, now: datetime) -> IngestCounts:
+    """Store a batch; a constant number of queries whatever its size (lookups, one insert, one sighting write)."""
     counts = IngestCounts()
+    known = tx.lookup(articles, source_id)
+    near = NearDuplicateIndex(
+        tx.near_duplicate_pool([a.simhash for a in articles], since=now - NEAR_DUPLICATE_WINDOW)
+    )
+    fresh: list[Article] = []
+    sightings: list[tuple[str, str, str | None, datetime]] = []
     for article in articles:
-        existing = tx.find_existing(article)
+        existing = known.existing(article)
         if existing is None:
-            match = original_of(tx, article, now)
-            if match is not None and match[1] and tx.article_source(match[0]) == source_id:
-                existing = match[0]  # the same content again from the same source, under a new URL or GUID
-            elif match is not None:
-                article = replace(article, duplicate_of=match[0])
+            same = known.contents.get(article.content_hash)
+            if same is not None and same[1] == source_id:
+                existing = same[0]  # the same content again from the same source, under a new URL or GUID
+            else:
+                original = same[0] if same is not None else near.closest(article)
+                article = replace(article, duplicate_of=original)
         if existing is not None:
-            tx.add_sighting(existing, source_id, article.guid, now)
-            counts.unchanged += 1
+            sightings.append((existing, source_id, article.guid, now))
             continue
-        if not tx.insert_article(article):
-            counts.unchanged += 1
-        elif article.duplicate_of is not None:
+        known.remember(article)
+        if article.duplicate_of is None:
+            near.add(article.id, article.simhash)
+        fresh.append(article)
+    inserted = tx.insert_articles(fresh)
+    tx.add_sightings(sightings)
+    counts.unchanged = len(articles) - len(inserted)
+    for article in fresh:
+        if article.id not in inserted:
+            continue
+        if article.duplicate_of is not None:
             counts.duplicates += 1
         else:
             counts.new += 1
@@ -79,6 +101,9 @@ def ingest(tx: StoreTx, articles: Sequence[Article], source_id: str, now: dateti
 
 
 def unseen(store: Store, articles: Sequence[Article]) -> list[Article]:
-    """The articles of a batch that the store does not know yet (read-only; for full-text fetching)."""
+    """The articles of a batch that the store does not know yet (for full-text fetching)."""
+    if not articles:
+        return []
     with store.transaction() as tx:
-        return [a for a in articles if tx.find_existing(a) is None]
+        known = tx.lookup(articles, articles[0].source_id)
+    return [a for a in articles if known.existing(a) is None]

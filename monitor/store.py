@@ -21,8 +21,8 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import fields
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -146,6 +146,53 @@ def url_key(article: Article) -> str | None:
     return sha256_hex(article.canonical_url) if identified_by_url(article.id) else None
 
 
+def _sighting_values(
+    article_id: str, source_id: str, guid: str | None, seen_at: datetime
+) -> dict[str, object]:
+    return {
+        "article_id": article_id,
+        "source_id": source_id,
+        "guid": None if guid is None else _clean(guid),
+        "guid_hash": None if guid is None else sha256_hex(guid),
+        "seen_at": seen_at,
+    }
+
+
+def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+@dataclass(slots=True)
+class KnownKeys:
+    """The keys of a batch already in the store (from ``StoreTx.lookup``), extended as a batch is ingested."""
+
+    ids: set[str] = field(default_factory=set)
+    urls: dict[str, str] = field(default_factory=dict)  # canonical_url_hash -> article id
+    guids: dict[str, str] = field(default_factory=dict)  # guid_hash (of the looked-up source) -> article id
+    contents: dict[str, tuple[str, str]] = field(default_factory=dict)  # content hash -> (oldest id, source)
+
+    def existing(self, article: Article) -> str | None:
+        """The stored article that IS this one: same id, canonical URL (when it identifies), or source GUID."""
+        if article.id in self.ids:
+            return article.id
+        url_hash = url_key(article)
+        if url_hash is not None and url_hash in self.urls:
+            return self.urls[url_hash]
+        if article.guid is not None:
+            return self.guids.get(sha256_hex(article.guid))
+        return None
+
+    def remember(self, article: Article) -> None:
+        self.ids.add(article.id)
+        url_hash = url_key(article)
+        if url_hash is not None:
+            self.urls.setdefault(url_hash, article.id)
+        if article.guid is not None:
+            self.guids.setdefault(sha256_hex(article.guid), article.id)
+        self.contents.setdefault(article.content_hash, (article.id, article.source_id))
+
+
 def _article_values(article: Article) -> dict[str, object]:
     values = {f.name: _cleaned(getattr(article, f.name)) for f in fields(Article)}
     values.update(zip(("sh0", "sh1", "sh2", "sh3"), bands(article.simhash), strict=True))
@@ -197,20 +244,41 @@ class StoreTx:
         """The transaction's connection, for packages that write their own tables in the same transaction."""
         return self._conn
 
+    def lookup(self, batch: Sequence[Article], source_id: str) -> KnownKeys:
+        """What the store already knows of a batch, in four indexed queries (whatever the batch size)."""
+        keys = KnownKeys()
+        ids = [a.id for a in batch]
+        for chunk in _chunks(ids):
+            keys.ids.update(
+                self._conn.execute(select(articles.c.id).where(articles.c.id.in_(chunk))).scalars()
+            )
+        url_hashes = [h for h in (url_key(a) for a in batch) if h is not None]
+        for chunk in _chunks(url_hashes):
+            query = select(articles.c.canonical_url_hash, articles.c.id).where(
+                articles.c.canonical_url_hash.in_(chunk)
+            )
+            keys.urls.update({row.canonical_url_hash: row.id for row in self._conn.execute(query)})
+        guid_hashes = [sha256_hex(a.guid) for a in batch if a.guid is not None]
+        for chunk in _chunks(guid_hashes):
+            query = select(article_sightings.c.guid_hash, article_sightings.c.article_id).where(
+                article_sightings.c.source_id == source_id, article_sightings.c.guid_hash.in_(chunk)
+            )
+            keys.guids.update({row.guid_hash: row.article_id for row in self._conn.execute(query)})
+        for chunk in _chunks(sorted({a.content_hash for a in batch})):
+            query = (
+                select(articles.c.content_hash, articles.c.id, articles.c.source_id)
+                .where(articles.c.content_hash.in_(chunk))
+                .order_by(articles.c.first_seen_at.desc(), articles.c.id.desc())
+            )
+            # newest first, so the oldest article of each hash is the one left in the dict
+            keys.contents.update(
+                {row.content_hash: (row.id, row.source_id) for row in self._conn.execute(query)}
+            )
+        return keys
+
     def find_existing(self, article: Article) -> str | None:
         """The id of the stored article that is this one: same id, same canonical URL, same (source, guid)."""
-        found = self._first(select(articles.c.id).where(articles.c.id == article.id))
-        url_hash = url_key(article)
-        if found is None and url_hash is not None:
-            found = self._first(select(articles.c.id).where(articles.c.canonical_url_hash == url_hash))
-        if found is None and article.guid is not None:
-            found = self._first(
-                select(article_sightings.c.article_id).where(
-                    article_sightings.c.source_id == article.source_id,
-                    article_sightings.c.guid_hash == sha256_hex(article.guid),
-                )
-            )
-        return found
+        return self.lookup([article], article.source_id).existing(article)
 
     def article_source(self, article_id: str) -> str | None:
         """The source that stored the article first, or None if no such article is stored."""
@@ -225,39 +293,57 @@ class StoreTx:
         self, simhash: int, *, since: datetime, limit: int = 64
     ) -> list[tuple[str, int]]:
         """(id, simhash) of originals first seen since ``since`` that share a 16-bit band with ``simhash``."""
+        return self.near_duplicate_pool([simhash], since=since, limit=limit)
+
+    def near_duplicate_pool(
+        self, simhashes: Sequence[int], *, since: datetime, limit: int | None = None
+    ) -> list[tuple[str, int]]:
+        """(id, simhash) of originals first seen since ``since`` sharing a 16-bit band with any of ``simhashes``.
+
+        One query per chunk of fingerprints; newest first.
+        """
         band_columns = (articles.c.sh0, articles.c.sh1, articles.c.sh2, articles.c.sh3)
-        query = (
-            select(articles.c.id, articles.c.simhash)
-            .where(articles.c.duplicate_of.is_(None), articles.c.first_seen_at >= since)
-            .where(or_(*(column == band for column, band in zip(band_columns, bands(simhash), strict=True))))
-            .order_by(articles.c.first_seen_at.desc(), articles.c.id)
-            .limit(limit)
-        )
-        return [(row.id, row.simhash) for row in self._conn.execute(query)]
+        found: dict[str, int] = {}
+        for chunk in _chunks(list(simhashes), 200):
+            per_column = [sorted({bands(h)[i] for h in chunk}) for i in range(4)]
+            query = (
+                select(articles.c.id, articles.c.simhash)
+                .where(articles.c.duplicate_of.is_(None), articles.c.first_seen_at >= since)
+                .where(or_(*(col.in_(values) for col, values in zip(band_columns, per_column, strict=True))))
+                .order_by(articles.c.first_seen_at.desc(), articles.c.id)
+            )
+            if limit is not None:
+                query = query.limit(limit)
+            found.update({row.id: row.simhash for row in self._conn.execute(query)})
+        return list(found.items())
+
+    def insert_articles(self, batch: Sequence[Article]) -> set[str]:
+        """Insert each article unless its id or canonical URL is stored; the ids actually inserted.
+
+        Inserted articles also get their (source, guid) sighting. Recording where an existing article was
+        seen again is the caller's choice (``add_sightings``).
+        """
+        if not batch:
+            return set()
+        stmt = self._insert(articles).on_conflict_do_nothing().returning(articles.c.id)
+        inserted = set(self._conn.execute(stmt, [_article_values(a) for a in batch]).scalars())
+        self.add_sightings([(a.id, a.source_id, a.guid, a.first_seen_at) for a in batch if a.id in inserted])
+        return inserted
 
     def insert_article(self, article: Article) -> bool:
-        """Insert unless the id or canonical URL is already stored; True if inserted.
+        """Insert unless the id or canonical URL is already stored; True if inserted (see ``insert_articles``)."""
+        return article.id in self.insert_articles([article])
 
-        An inserted article also gets its (source, guid) sighting. When nothing was inserted, recording
-        where it was seen is the caller's choice (``find_existing`` then ``add_sighting``).
-        """
-        stmt = self._insert(articles).values(_article_values(article)).on_conflict_do_nothing()
-        if self._conn.execute(stmt).rowcount != 1:
-            return False
-        self.add_sighting(article.id, article.source_id, article.guid, article.first_seen_at)
-        return True
+    def add_sightings(self, rows: Sequence[tuple[str, str, str | None, datetime]]) -> None:
+        """Record (article_id, source_id, guid, seen_at) sightings; already known ones are left as they are."""
+        if rows:
+            stmt = self._insert(article_sightings).on_conflict_do_nothing()
+            self._conn.execute(stmt, [_sighting_values(*row) for row in rows])
 
     def add_sighting(self, article_id: str, source_id: str, guid: str | None, seen_at: datetime) -> bool:
         """Record that ``source_id`` served the article; False if this source or its guid is already known."""
-        values = {
-            "article_id": article_id,
-            "source_id": source_id,
-            "guid": None if guid is None else _clean(guid),
-            "guid_hash": None if guid is None else sha256_hex(guid),
-            "seen_at": seen_at,
-        }
-        stmt = self._insert(article_sightings).values(values).on_conflict_do_nothing()
-        return bool(self._conn.execute(stmt).rowcount == 1)
+        stmt = self._insert(article_sightings).values(_sighting_values(article_id, source_id, guid, seen_at))
+        return bool(self._conn.execute(stmt.on_conflict_do_nothing()).rowcount == 1)
 
     def save_state(self, state: SourceState) -> None:
         """Insert or replace the source's row."""
