@@ -28,6 +28,7 @@ from typing import Literal
 
 from monitor.challenge import detect_challenge
 from monitor.config import MonitorSettings, SourceConfig, page_selectors
+from monitor.dedup import dedup_text, simhash64
 from monitor.errors import ErrorKind, FetchError, ParseError, SourceError
 from monitor.feed import parse_feed
 from monitor.fetch import Fetcher
@@ -35,7 +36,7 @@ from monitor.fulltext import extract_fulltext
 from monitor.httpdates import cache_lifetime_s
 from monitor.ingest import IngestCounts, ingest, unseen
 from monitor.models import Article, FetchResult, ParsedFeed, SourceState
-from monitor.normalize import content_hash, normalize_items
+from monitor.normalize import MAX_TEXT_CHARS, content_hash, identified_by_url, normalize_items
 from monitor.page import parse_page
 from monitor.policy import Policy, base_interval, next_check, should_pause
 from monitor.store import Store
@@ -191,6 +192,8 @@ class Poller:
     async def _with_fulltext(self, source: SourceConfig, articles: list[Article]) -> list[Article]:
         """Replace the text of not-yet-seen articles by their page's extracted text, politely and bounded."""
         fresh = await asyncio.to_thread(unseen, self.store, articles)
+        # Only articles that their URL identifies: a shared link (a home page) has no article text to fetch.
+        fresh = [a for a in fresh if a.url and identified_by_url(a.id)]
         wanted = {a.id for a in fresh[: self.settings.fulltext_max_per_poll]}
         tasks = {a.id: asyncio.create_task(self._fulltext_of(a)) for a in articles if a.id in wanted}
         texts = {aid: await task for aid, task in tasks.items()}
@@ -198,7 +201,13 @@ class Poller:
         for art in articles:
             text = texts.get(art.id)
             if text:
-                art = replace(art, text=text, content_hash=content_hash(art.title, text))
+                text = text[:MAX_TEXT_CHARS]
+                art = replace(
+                    art,
+                    text=text,
+                    content_hash=content_hash(art.title, text),
+                    simhash=simhash64(dedup_text(art.title, text)),
+                )
             out.append(art)
         return out
 

@@ -12,6 +12,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -422,3 +423,24 @@ async def test_repeated_permanent_failures_pause_the_source(
     state = store.get_state("gone")
     assert state is not None and state.paused and "not_found" in (state.paused_reason or "")
     store.close()
+
+
+async def test_fulltext_sources_store_the_extracted_article_text(
+    poller: Poller, http_server: LoopbackServer
+) -> None:
+    page = (Path(__file__).parent.parent / "fixtures" / "pages" / "article.html").read_bytes()
+    http_server.route("/article/1", page, headers={"Content-Type": "text/html; charset=utf-8"})
+    http_server.route("/article/2", status=404)
+    feed = rss20(
+        [("Harbour", http_server.url("/article/1"), "h1"), ("Missing", http_server.url("/article/2"), "h2")]
+    )
+    http_server.route("/ft", feed, headers=RSS_CT)
+    src = SourceConfig(id="ft", name="ft", kind="feed", url=http_server.url("/ft"), fulltext=True)
+    outcome = await poller.poll(src)
+    assert (outcome.status, outcome.new) == ("new", 2)
+    by_title = {a.title: a for a in poller.store.list_articles(source_id="ft")}
+    text = by_title["Harbour"].text
+    assert "dredging" in text and "cookies" not in text and len(text) > 500
+    assert by_title["Missing"].text  # the page failed: the feed's own text is kept
+    again = await poller.poll(src)  # known articles are not fetched again
+    assert again.new == 0 and len(http_server.requests_to("/article/1")) == 1
