@@ -3,14 +3,17 @@
 Conventions shared by every command: ``--sources PATH`` (default ``./sources.yaml``); the store from
 ``DATABASE_URL`` (default an SQLite file ``veille.db`` in the working directory); ``--json`` on list commands prints
 JSON Lines; private and loopback addresses are fetched only with ``VEILLE_ALLOW_PRIVATE=1``. Exit codes: 0 on
-success, 1 on a runtime failure, 2 on bad usage or configuration.
+success (a failing source is a result, not a failure of the command, except for ``sources check --probe``), 1 on
+a runtime failure (database unreachable, a probed source failing), 2 on bad usage or configuration.
+
+Human output is a table on stdout, then one note per failing source: what happened, to what, and what to do
+next. Text that comes from a feed or a server is never read as rich markup.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -24,18 +27,31 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
+from rich.text import Text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from monitor.cli_output import (
+    articles_table,
+    err,
+    out,
+    outcomes_table,
+    print_jsonl,
+    print_notes,
+    probe_table,
+    problem_notes,
+    progress_bar,
+    say,
+    sources_table,
+)
 from monitor.config import MonitorSettings, SourceConfig, load_sources, parse_duration, settings_from_env
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.models import Article, SourceState
 from monitor.poller import Poller, PollOutcome
+from monitor.probe import ProbeResult, probe_sources
 from monitor.scheduler import MonitorScheduler
 from monitor.store import Store
 
@@ -43,15 +59,29 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 log = logging.getLogger("veille")
-out = Console()
-err = Console(stderr=True)
 
 
 def setup_logging(level: int = logging.WARNING) -> None:
-    handler = RichHandler(console=err, show_path=False, rich_tracebacks=False)
+    handler = RichHandler(console=err, show_path=False, rich_tracebacks=False, markup=False)
     logging.basicConfig(level=level, handlers=[handler], format="%(name)s: %(message)s", force=True)
     for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "trafilatura", "htmldate", "courlan"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _shown_database_url() -> str:
+    """DATABASE_URL as given (password hidden), or the default."""
+    raw = os.environ.get("DATABASE_URL", "").strip() or str(
+        MonitorSettings.model_fields["database_url"].default
+    )
+    try:
+        return make_url(raw).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "DATABASE_URL"
+
+
+def _database_error(exc: SQLAlchemyError) -> str:
+    cause = getattr(exc, "orig", None) or exc  # the driver's error, without SQLAlchemy's wrapping and links
+    return f"{type(cause).__name__}: {' '.join(str(cause).split())[:400]}"
 
 
 def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -66,13 +96,14 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
             sys.exit(2)
         except SQLAlchemyError as exc:
             err.print(
-                f"[red]database error:[/] {exc.__class__.__name__}: {escape(str(exc).splitlines()[0])}\n"
-                "check DATABASE_URL and that the database server is running",
+                f"[red]database error[/] with {escape(_shown_database_url())}: {escape(_database_error(exc))}\n"
+                "fix: check DATABASE_URL and that the database server is running and reachable",
                 highlight=False,
+                soft_wrap=True,
             )
             sys.exit(1)
         except OSError as exc:
-            err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+            err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             sys.exit(1)
 
     return wrapper
@@ -118,94 +149,30 @@ def open_store(settings: MonitorSettings) -> Iterator[Store]:
 
 
 def pick_sources(all_sources: Sequence[SourceConfig], wanted: Sequence[str]) -> list[SourceConfig]:
+    """The enabled sources, or exactly the ``wanted`` ones (even disabled); BadParameter for an unknown id."""
     if not wanted:
         return [s for s in all_sources if s.enabled]
     by_id = {s.id: s for s in all_sources}
     unknown = [w for w in wanted if w not in by_id]
     if unknown:
+        known = sorted(by_id)
+        shown = ", ".join(known[:30]) + (f" and {len(known) - 30} more" if len(known) > 30 else "")
         raise click.BadParameter(
-            f"unknown source id(s): {', '.join(unknown)}; known ids: {', '.join(sorted(by_id))[:500]}",
+            f"unknown source id(s): {', '.join(unknown)}; known ids: {shown} (see: veille sources list)",
             param_hint="--source",
         )
-    return [by_id[w] for w in wanted]
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def print_jsonl(rows: Sequence[dict[str, Any]]) -> None:
-    for row in rows:
-        click.echo(json.dumps(row, ensure_ascii=False, default=_json_default))
-
-
-def _ago(when: datetime | None, now: datetime) -> str:
-    if when is None:
-        return "-"
-    secs = (now - when).total_seconds()
-    sign, secs = ("in ", -secs) if secs < 0 else ("", secs)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if secs >= size:
-            return f"{sign}{secs / size:.0f}{unit}{'' if sign else ' ago'}"
-    return f"{sign}{secs:.0f}s{'' if sign else ' ago'}"
-
-
-# --- poll ---------------------------------------------------------------------------------------------------
+    return [by_id[w] for w in dict.fromkeys(wanted)]
 
 
 async def poll_round(
-    poller: Poller, sources: Sequence[SourceConfig], *, force: bool, progress: Progress | None
+    poller: Poller, sources: Sequence[SourceConfig], *, force: bool, advance: Callable[[], None]
 ) -> list[PollOutcome]:
-    task_id = progress.add_task("polling", total=len(sources)) if progress else None
-
     async def one(source: SourceConfig) -> PollOutcome:
         outcome = await poller.poll(source, force=force)
-        if progress is not None and task_id is not None:
-            progress.advance(task_id)
+        advance()
         return outcome
 
     return list(await asyncio.gather(*(one(s) for s in sources)))
-
-
-def outcomes_table(outcomes: Sequence[PollOutcome], now: datetime) -> Table:
-    table = Table(title="poll results", header_style="bold")
-    for col, justify in (
-        ("source", "left"),
-        ("result", "left"),
-        ("items", "right"),
-        ("new", "right"),
-        ("dup", "right"),
-        ("unchanged", "right"),
-        ("next check", "right"),
-        ("error", "left"),
-    ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    colours = {"new": "green", "failed": "red", "paused": "yellow"}
-    for o in sorted(outcomes, key=lambda o: (o.status != "failed", o.source_id)):
-        colour = colours.get(o.status, "")
-        result = f"[{colour}]{o.status}[/]" if colour else o.status
-        error = f"{o.error_kind}: {o.error_message}" if o.error_kind else (o.error_message or "")
-        table.add_row(
-            o.source_id,
-            result,
-            str(o.items),
-            str(o.new),
-            str(o.duplicates),
-            str(o.unchanged),
-            _ago(o.next_check_at, now) if not o.paused else "paused",
-            error[:80],
-        )
-    counts = Counter(
-        "failed" if o.status in ("failed", "paused") else "new" if o.status == "new" else "unchanged"
-        for o in outcomes
-    )
-    table.caption = (
-        f"{counts['new']} with new articles, {counts['unchanged']} unchanged, "
-        f"{counts['failed']} failed; {sum(o.new for o in outcomes)} new articles"
-    )
-    return table
 
 
 def _outcome_row(o: PollOutcome) -> dict[str, Any]:
@@ -220,16 +187,8 @@ async def _poll_once(
     with open_store(settings) as store:
         async with Fetcher(fetch_settings(settings)) as fetcher:
             poller = Poller(store, fetcher, settings)
-            if as_json or not out.is_terminal:
-                return await poll_round(poller, sources, force=force, progress=None)
-            columns = (
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-            )
-            with Progress(*columns, console=err, transient=True) as progress:
-                return await poll_round(poller, sources, force=force, progress=progress)
+            with progress_bar("polling", len(sources), show=not as_json) as advance:
+                return await poll_round(poller, sources, force=force, advance=advance)
 
 
 async def _poll_forever(settings: MonitorSettings, sources: list[SourceConfig]) -> None:
@@ -245,6 +204,7 @@ async def _poll_forever(settings: MonitorSettings, sources: list[SourceConfig]) 
     with open_store(settings) as store:
         async with Fetcher(fetch_settings(settings)) as fetcher:
             scheduler = MonitorScheduler(Poller(store, fetcher, settings), sources, on_poll=report)
+            log.info("watching %d sources (Ctrl-C or SIGTERM stops)", len(sources))
             await scheduler.run_until(stop)
     log.info("stopped")
 
@@ -262,18 +222,30 @@ async def _poll_forever(settings: MonitorSettings, sources: list[SourceConfig]) 
 @json_option
 @handles_errors
 def poll_cmd(once: bool, source_ids: tuple[str, ...], sources_path: Path, as_json: bool) -> None:
-    """Poll the sources: once with --once, else on their schedules until interrupted."""
+    """Poll the sources: once with --once, else each on its own schedule until interrupted."""
     setup_logging(logging.ERROR if once else logging.INFO)
     settings = load_settings()
     sources = pick_sources(load_sources(sources_path), source_ids)
+    if not sources:
+        err.print(Text(f"nothing to poll: every source in {sources_path} is disabled"), soft_wrap=True)
+        return
     if not once:
         asyncio.run(_poll_forever(settings, sources))
         return
     outcomes = asyncio.run(_poll_once(settings, sources, force=bool(source_ids), as_json=as_json))
     if as_json:
         print_jsonl([_outcome_row(o) for o in outcomes])
-    else:
-        out.print(outcomes_table(outcomes, datetime.now(UTC)))
+        return
+    out.print(outcomes_table(outcomes, datetime.now(UTC)))
+    print_notes(
+        [
+            line
+            for o in sorted(outcomes, key=lambda o: o.source_id)
+            for line in problem_notes(
+                o.source_id, o.error_kind, o.error_message, paused=o.paused, warnings=o.warnings
+            )
+        ]
+    )
 
 
 # --- sources ------------------------------------------------------------------------------------------------
@@ -284,10 +256,19 @@ def sources_group() -> None:
     """List, check and resume the sources of sources.yaml."""
 
 
+def source_status(source: SourceConfig, state: SourceState | None) -> str:
+    """disabled; paused; failing (errors since the last success); ok; pending (no success and no error yet)."""
+    if not source.enabled:
+        return "disabled"
+    if state is not None and state.paused:
+        return "paused"
+    if state is not None and state.consecutive_errors:
+        return "failing"
+    return "ok" if state is not None and state.last_success_at is not None else "pending"
+
+
 def _state_row(source: SourceConfig, state: SourceState | None) -> dict[str, Any]:
-    status = "new"
-    if state is not None:
-        status = "paused" if state.paused else ("failing" if state.consecutive_errors else "ok")
+    s = state or SourceState(source.id)
     return {
         "id": source.id,
         "name": source.name,
@@ -297,14 +278,16 @@ def _state_row(source: SourceConfig, state: SourceState | None) -> dict[str, Any
         "interval_s": source.interval.total_seconds(),
         "tags": list(source.tags),
         "enabled": source.enabled,
-        "status": status,
-        "last_success_at": state.last_success_at if state else None,
-        "next_check_at": state.next_check_at if state else None,
-        "error_count": state.error_count if state else 0,
-        "consecutive_errors": state.consecutive_errors if state else 0,
-        "last_error_kind": state.last_error_kind if state else None,
-        "last_error_message": state.last_error_message if state else None,
-        "paused_reason": state.paused_reason if state else None,
+        "status": source_status(source, state),
+        "last_checked_at": s.last_checked_at,
+        "last_success_at": s.last_success_at,
+        "next_check_at": s.next_check_at,
+        "error_count": s.error_count,
+        "consecutive_errors": s.consecutive_errors,
+        "last_error_kind": s.last_error_kind,
+        "last_error_message": s.last_error_message,
+        "last_error_at": s.last_error_at,
+        "paused_reason": s.paused_reason,
     }
 
 
@@ -313,7 +296,7 @@ def _state_row(source: SourceConfig, state: SourceState | None) -> dict[str, Any
 @json_option
 @handles_errors
 def sources_list(sources_path: Path, as_json: bool) -> None:
-    """The sources with their health: last success, errors, pause, next check."""
+    """The sources with their health: status, last success, next check, errors."""
     setup_logging()
     sources = load_sources(sources_path)
     with open_store(load_settings()) as store:
@@ -322,53 +305,50 @@ def sources_list(sources_path: Path, as_json: bool) -> None:
     if as_json:
         print_jsonl(rows)
         return
-    now = datetime.now(UTC)
-    table = Table(title=f"{len(rows)} sources in {sources_path}", header_style="bold")
-    for col in (
-        "id",
-        "kind",
-        "lang",
-        "every",
-        "tags",
-        "status",
-        "last success",
-        "next check",
-        "errors",
-        "last error",
-    ):
-        table.add_column(col)
-    for r in rows:
-        error = f"{r['last_error_kind']}: {r['last_error_message']}" if r["last_error_kind"] else ""
-        table.add_row(
-            r["id"],
-            r["kind"],
-            r["language"],
-            f"{r['interval_s'] / 60:.0f}m",
-            ",".join(r["tags"]),
-            r["status"],
-            _ago(r["last_success_at"], now),
-            _ago(r["next_check_at"], now),
-            str(r["error_count"]),
-            error[:60],
-        )
-    out.print(table)
+    out.print(sources_table(rows, f"{len(rows)} sources in {sources_path}", datetime.now(UTC)))
+    print_notes(
+        [
+            line
+            for r in rows
+            if r["status"] in ("failing", "paused")
+            for line in problem_notes(
+                r["id"], r["last_error_kind"], r["last_error_message"], paused=r["status"] == "paused"
+            )
+        ]
+    )
 
 
 async def _probe(
-    settings: MonitorSettings, sources: Sequence[SourceConfig], progress: Progress | None
-) -> list[dict[str, Any]]:
-    from monitor.probe import probe_source
-
+    settings: MonitorSettings, sources: Sequence[SourceConfig], *, show_progress: bool
+) -> list[ProbeResult]:
     async with Fetcher(fetch_settings(settings)) as fetcher:
-        task_id = progress.add_task("probing", total=len(sources)) if progress else None
+        with progress_bar("probing", len(sources), show=show_progress) as advance:
+            return await probe_sources(fetcher, sources, advance)
 
-        async def one(source: SourceConfig) -> dict[str, Any]:
-            row = await probe_source(fetcher, source)
-            if progress is not None and task_id is not None:
-                progress.advance(task_id)
-            return row
 
-        return list(await asyncio.gather(*(one(s) for s in sources)))
+def _report_valid(sources_path: Path, sources: Sequence[SourceConfig], *, as_json: bool) -> None:
+    langs = Counter(s.language for s in sources)
+    enabled = sum(1 for s in sources if s.enabled)
+    if as_json:
+        print_jsonl([{"valid": True, "sources": len(sources), "enabled": enabled, "languages": dict(langs)}])
+        return
+    disabled = f" ({len(sources) - enabled} disabled)" if enabled < len(sources) else ""
+    languages = ", ".join(f"{k} {v}" for k, v in sorted(langs.items()))
+    say(f"{sources_path}: valid; {len(sources)} sources{disabled}; languages: {languages}")
+
+
+def _report_probe(results: Sequence[ProbeResult], *, as_json: bool) -> None:
+    if as_json:
+        print_jsonl([{**asdict(r), "warnings": list(r.warnings)} for r in results])
+        return
+    out.print(probe_table(results))
+    print_notes(
+        [
+            line
+            for r in results
+            for line in problem_notes(r.id, r.error_kind, r.error, paused=False, warnings=r.warnings)
+        ]
+    )
 
 
 @sources_group.command("check")
@@ -380,62 +360,44 @@ async def _probe(
 def sources_check(probe: bool, source_ids: tuple[str, ...], sources_path: Path, as_json: bool) -> None:
     """Validate the sources file; with --probe, fetch each source once (status, type, items, language)."""
     setup_logging(logging.ERROR)
-    sources = pick_sources(load_sources(sources_path), source_ids)
-    langs = Counter(s.language for s in sources)
+    all_sources = load_sources(sources_path)
+    sources = pick_sources(all_sources, source_ids)
     if not probe:
-        if as_json:
-            print_jsonl([{"valid": True, "sources": len(sources), "languages": dict(langs)}])
-        else:
-            out.print(
-                f"{sources_path}: {len(sources)} sources, valid; languages: "
-                + ", ".join(f"{k} {v}" for k, v in sorted(langs.items()))
-            )
+        _report_valid(sources_path, sources if source_ids else all_sources, as_json=as_json)
         return
-    settings = load_settings()
-    rows = asyncio.run(_probe(settings, sources, None))
-    if as_json:
-        print_jsonl(rows)
-    else:
-        table = Table(title=f"probe of {len(rows)} sources", header_style="bold")
-        for col in ("id", "status", "type", "items", "language", "declared", "error"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(
-                r["id"],
-                str(r["status"] or "-"),
-                r["type"] or "-",
-                str(r["items"]),
-                r["language"] or "-",
-                r["declared"],
-                (r["error"] or "")[:70],
-            )
-        out.print(table)
-    if any(r["error"] for r in rows):
+    results = asyncio.run(_probe(load_settings(), sources, show_progress=not as_json))
+    _report_probe(results, as_json=as_json)
+    failed = [r for r in results if r.error_kind is not None]
+    if failed:
+        err.print(
+            f"[red]{len(failed)} of {len(results)} sources failed the probe:[/] "
+            + escape(", ".join(f"{r.id} ({r.error_kind})" for r in failed)),
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(1)
 
 
 @sources_group.command("resume")
-@click.argument("source_ids", nargs=-1, required=True)
+@click.argument("source_ids", metavar="ID...", nargs=-1, required=True)
 @sources_option
 @handles_errors
 def sources_resume(source_ids: tuple[str, ...], sources_path: Path) -> None:
-    """Resume paused sources (their error counters restart from zero)."""
+    """Resume paused sources: polled at the next round, error counters restart from zero."""
     setup_logging()
     pick_sources(load_sources(sources_path), source_ids)
     with open_store(load_settings()) as store:
-        for sid in source_ids:
-            state = store.get_state(sid) or SourceState(sid)
+        for sid in dict.fromkeys(source_ids):
+            state = store.get_state(sid)
+            if state is None or not state.paused:
+                say(f"{sid}: not paused, nothing to do")
+                continue
+            resumed = replace(
+                state, paused=False, paused_reason=None, consecutive_errors=0, next_check_at=datetime.now(UTC)
+            )
             with store.transaction() as tx:
-                tx.save_state(
-                    replace(
-                        state,
-                        paused=False,
-                        paused_reason=None,
-                        consecutive_errors=0,
-                        next_check_at=datetime.now(UTC),
-                    )
-                )
-            out.print(f"{sid}: resumed")
+                tx.save_state(resumed)
+            say(f"{sid}: resumed (was paused: {state.paused_reason}); polled at the next round")
 
 
 # --- articles -----------------------------------------------------------------------------------------------
@@ -493,15 +455,11 @@ def articles_list(
         )
     if as_json:
         print_jsonl([article_row(a) for a in articles])
-        return
-    table = Table(title=f"{len(articles)} articles since {since}", header_style="bold")
-    for col in ("published", "source", "lang", "title", "url"):
-        table.add_column(col, overflow="fold" if col == "url" else "ellipsis")
-    for a in articles:
-        when = a.published_at.strftime("%Y-%m-%d %H:%M") + ("~" if a.published_estimated else "")
-        title = a.title if a.duplicate_of is None else f"[dim]{a.title} (copy of {a.duplicate_of})[/]"
-        table.add_row(when, a.source_id, a.language or "?", title, a.url)
-    out.print(table)
+    elif not articles:
+        which = f" from {source_id}" if source_id else ""
+        say(f"no articles{which} first seen in the last {since}; fetch some with: veille poll --once")
+    else:
+        out.print(articles_table(articles, since))
 
 
 COMMANDS: tuple[click.Command, ...] = (poll_cmd, sources_group, articles_group)

@@ -1,65 +1,139 @@
-"""``veille sources check --probe``: fetch each source once and say what it serves, storing nothing."""
+"""``veille sources check --probe``: fetch each source once and say what it serves, storing nothing.
+
+For each source: the HTTP status, the format (``rss20``, ``atom10``, ``json1``, ``html``...), the item count, the
+language most items read as (detected offline, per item, whatever the source declares) and, when the fetch or
+the parse failed, the error classified as a poll would classify it (a challenge page behind a 403/503 is
+``blocked``). Nothing is written to the store and no conditional-GET validators are sent.
+
+A probe is a check, not a poll: it also points out a declared language the items do not read as.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from monitor.challenge import detect_challenge
 from monitor.config import SourceConfig, page_selectors
 from monitor.errors import ErrorKind, FetchError, SourceError
 from monitor.feed import parse_feed
 from monitor.fetch import Fetcher
-from monitor.models import ParsedFeed
+from monitor.models import FetchResult, ParsedFeed
 from monitor.normalize import normalize_items
 from monitor.page import parse_page
 
+log = logging.getLogger(__name__)
 
-def _parse(source: SourceConfig, body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """What one fetch of one source showed."""
+
+    id: str
+    url: str
+    declared: str  # the language of sources.yaml ("auto" or an ISO 639-1 code)
+    status: int | None = None  # HTTP status, also for an HTTP error
+    final_url: str | None = None  # after redirects
+    type: str | None = None  # ParsedFeed.format: rss20, atom10, json1, html...
+    items: int = 0
+    language: str | None = None  # the language most items read as
+    error_kind: ErrorKind | None = None
+    error: str | None = None  # the error message, without its kind
+    warnings: tuple[str, ...] = ()
+
+
+def majority_language(languages: Sequence[str | None]) -> tuple[str, int] | None:
+    """The most common known language and how many items read as it; None when none is known."""
+    counts = Counter(lang for lang in languages if lang)
+    return counts.most_common(1)[0] if counts else None
+
+
+def language_warning(declared: str, languages: Sequence[str | None]) -> str | None:
+    """A warning when the items mostly read as another language than the declared one ("auto": never)."""
+    majority = majority_language(languages)
+    if declared == "auto" or majority is None or majority[0] == declared:
+        return None
+    detected, count = majority
+    known = sum(1 for lang in languages if lang)
+    return (
+        f"declared language {declared} but {count} of {known} items read as {detected}: "
+        f"set language: {detected} (or auto for a mixed source)"
+    )
+
+
+def _parse(source: SourceConfig, result: FetchResult) -> ParsedFeed:
     selectors = page_selectors(source)
     if source.kind == "page" and selectors is not None:
-        return parse_page(body, headers, url, selectors)
-    return parse_feed(body, headers, url)
+        return parse_page(result.body, result.headers, result.final_url, selectors)
+    return parse_feed(result.body, result.headers, result.final_url)
 
 
-async def probe_source(fetcher: Fetcher, source: SourceConfig) -> dict[str, Any]:
-    """One row: status, type (feed format or html), item count, majority language, error."""
-    row: dict[str, Any] = {
-        "id": source.id,
-        "url": source.url,
-        "status": None,
-        "type": None,
-        "items": 0,
-        "language": None,
-        "declared": source.language,
-        "final_url": None,
-        "error": None,
-    }
+def _languages(source: SourceConfig, parsed: ParsedFeed) -> list[str | None]:
+    articles = normalize_items(
+        parsed.items, source_id=source.id, declared_language="auto", now=datetime.now(UTC)
+    )
+    return [a.language for a in articles]
+
+
+async def _fetch(fetcher: Fetcher, source: SourceConfig) -> FetchResult:
     try:
-        result = await fetcher.fetch(source.url, headers=source.headers)
-        row.update(status=result.status, final_url=result.final_url)
-        parsed = await asyncio.to_thread(_parse, source, result.body, dict(result.headers), result.final_url)
-        articles = await asyncio.to_thread(
-            normalize_items,
-            parsed.items,
-            source_id=source.id,
-            declared_language="auto",
-            now=datetime.now(UTC),
-        )
-        langs = Counter(a.language for a in articles if a.language)
-        row.update(
-            type=parsed.format,
-            items=len(parsed.items),
-            language=langs.most_common(1)[0][0] if langs else parsed.language,
-        )
-        if parsed.warnings:
-            row["warning"] = "; ".join(parsed.warnings)[:300]
+        return await fetcher.fetch(source.url, headers=source.headers)
     except FetchError as exc:
         wall = detect_challenge(exc.status, exc.headers, exc.body) if exc.status else None
-        kind = ErrorKind.BLOCKED if wall else exc.kind
-        row.update(status=exc.status, error=f"{kind}: {exc.message}")
+        if wall is None:
+            raise
+        raise FetchError(
+            ErrorKind.BLOCKED, f"{wall} challenge page (HTTP {exc.status})", status=exc.status
+        ) from exc
+
+
+async def probe_source(fetcher: Fetcher, source: SourceConfig) -> ProbeResult:
+    """Fetch and parse ``source`` once. Never raises for a source's failure: it is in the result."""
+    base = ProbeResult(id=source.id, url=source.url, declared=source.language)
+    status: int | None = None
+    try:
+        result = await _fetch(fetcher, source)
+        status = result.status
+        parsed = await asyncio.to_thread(_parse, source, result)
+        languages = await asyncio.to_thread(_languages, source, parsed)
     except SourceError as exc:
-        row["error"] = f"{exc.kind}: {exc.message}"
-    return row
+        return _failed(base, exc.kind, exc.message, exc.status or status)
+    except Exception as exc:  # a bug in veille: reported for this source, the others go on
+        log.exception("bug while probing source_id=%s url=%s", source.id, source.url)
+        return _failed(base, ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}", status)
+    majority = majority_language(languages)
+    mismatch = language_warning(source.language, languages)
+    return ProbeResult(
+        id=source.id,
+        url=source.url,
+        declared=source.language,
+        status=result.status,
+        final_url=result.final_url,
+        type=parsed.format,
+        items=len(parsed.items),
+        language=majority[0] if majority else parsed.language,
+        warnings=(*parsed.warnings, *([mismatch] if mismatch else [])),
+    )
+
+
+def _failed(base: ProbeResult, kind: ErrorKind, message: str, status: int | None) -> ProbeResult:
+    return ProbeResult(
+        id=base.id, url=base.url, declared=base.declared, status=status, error_kind=kind, error=message
+    )
+
+
+async def probe_sources(
+    fetcher: Fetcher, sources: Sequence[SourceConfig], on_done: Callable[[], None] = lambda: None
+) -> list[ProbeResult]:
+    """Probe every source concurrently (the fetcher's caps apply); results in the order of ``sources``."""
+
+    async def one(source: SourceConfig) -> ProbeResult:
+        result = await probe_source(fetcher, source)
+        on_done()
+        return result
+
+    return list(await asyncio.gather(*(one(s) for s in sources)))
