@@ -102,6 +102,9 @@ class Poller:
         self.clock = clock
         self.rng = rng or random.Random()
         self._running: set[str] = set()
+        # Polls in progress at once (fetch to commit): bounds the memory held by parsed feeds waiting for the
+        # store, whatever the number of sources in a round.
+        self._slots = asyncio.Semaphore(settings.global_concurrency)
 
     async def poll(self, source: SourceConfig, *, force: bool = False) -> PollOutcome:
         """Poll ``source`` once. Paused sources are skipped unless ``force``. Never raises for source errors."""
@@ -110,14 +113,18 @@ class Poller:
         self._running.add(source.id)
         started = time.perf_counter()
         try:
-            state = await asyncio.to_thread(self.store.get_state, source.id) or SourceState(source.id)
-            if state.paused and not force:
-                return PollOutcome(
-                    source.id, "paused", error_message=state.paused_reason, paused=True, next_check_at=None
-                )
-            outcome = await self._poll(source, state)
+            async with self._slots:
+                return await self._poll_with_state(source, force, started)
         finally:
             self._running.discard(source.id)
+
+    async def _poll_with_state(self, source: SourceConfig, force: bool, started: float) -> PollOutcome:
+        state = await asyncio.to_thread(self.store.get_state, source.id) or SourceState(source.id)
+        if state.paused and not force:
+            return PollOutcome(
+                source.id, "paused", error_message=state.paused_reason, paused=True, next_check_at=None
+            )
+        outcome = await self._poll(source, state)
         return replace(outcome, elapsed_s=time.perf_counter() - started)
 
     async def _poll(self, source: SourceConfig, state: SourceState) -> PollOutcome:

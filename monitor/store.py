@@ -30,7 +30,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Select, create_engine, event, func, or_, select
+from sqlalchemy import Connection, Engine, Select, create_engine, event, func, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping, make_url
 from sqlalchemy.exc import ArgumentError
@@ -303,19 +303,23 @@ class StoreTx:
         One query per chunk of fingerprints; newest first.
         """
         band_columns = (articles.c.sh0, articles.c.sh1, articles.c.sh2, articles.c.sh3)
-        found: dict[str, int] = {}
+        cols = (articles.c.id, articles.c.simhash, articles.c.duplicate_of, articles.c.first_seen_at)
+        rows: dict[str, tuple[int, datetime]] = {}
         for chunk in _chunks(list(simhashes), 200):
+            # One indexed lookup per band column, filtered here: planners given an OR of the four columns plus
+            # "duplicate_of IS NULL" pick the unselective index and scan every original (seen on SQLite).
             per_column = [sorted({bands(h)[i] for h in chunk}) for i in range(4)]
-            query = (
-                select(articles.c.id, articles.c.simhash)
-                .where(articles.c.duplicate_of.is_(None), articles.c.first_seen_at >= since)
-                .where(or_(*(col.in_(values) for col, values in zip(band_columns, per_column, strict=True))))
-                .order_by(articles.c.first_seen_at.desc(), articles.c.id)
+            query = union_all(
+                *(
+                    select(*cols).where(col.in_(values))
+                    for col, values in zip(band_columns, per_column, strict=True)
+                )
             )
-            if limit is not None:
-                query = query.limit(limit)
-            found.update({row.id: row.simhash for row in self._conn.execute(query)})
-        return list(found.items())
+            for row in self._conn.execute(query):
+                if row.duplicate_of is None and row.first_seen_at >= since:
+                    rows[row.id] = (row.simhash, row.first_seen_at)
+        newest = sorted(rows.items(), key=lambda item: (-item[1][1].timestamp(), item[0]))
+        return [(article_id, simhash) for article_id, (simhash, _seen) in newest[:limit]]
 
     def insert_articles(self, batch: Sequence[Article]) -> set[str]:
         """Insert each article unless its id or canonical URL is stored; the ids actually inserted.
