@@ -136,7 +136,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                 if category is not None:
                     shown = address if address == host else f"{host} ({address})"
                     raise AddressRefused(
-                        f"refused to connect to {shown}: {category} address (allow_private is off)"
+                        f"refused to connect to {shown}: {category} address (set VEILLE_ALLOW_PRIVATE=1 to allow it)"
                     )
         return addresses
 

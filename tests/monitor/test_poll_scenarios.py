@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -245,7 +245,9 @@ def setup_routes(server: LoopbackServer) -> dict[str, dict[str, Any]]:
     return specs
 
 
-def source(server: LoopbackServer, sid: str, kind: str = "feed", **kw: Any) -> SourceConfig:
+def source(
+    server: LoopbackServer, sid: str, kind: Literal["feed", "page"] = "feed", **kw: Any
+) -> SourceConfig:
     extra: dict[str, Any] = {}
     if kind == "page":
         extra["selectors"] = {"item": "li.release", "link": "a", "title": "a", "date": "time"}
