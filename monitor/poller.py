@@ -308,7 +308,7 @@ class Poller:
             rng=self.rng,
         )
         pause = should_pause(policy, exc.kind, errors)
-        reason = f"{exc.kind} {errors} times in a row: {exc.message}" if pause else None
+        reason = f"{exc.kind} on {errors} polls in a row: {exc.message}" if pause else None
         new_state = replace(
             state,
             last_checked_at=now,

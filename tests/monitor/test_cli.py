@@ -355,7 +355,7 @@ def test_resume_a_source_paused_by_permanent_errors(
     resumed = veille("sources", "resume", "missing", "ministere", env=env)
     assert resumed.code == 0, resumed
     assert resumed.out.splitlines() == [
-        "missing: resumed (was paused: not_found 1 times in a row: HTTP 404 Not Found); polled at the next round",
+        "missing: resumed (was paused: not_found on 1 polls in a row: HTTP 404 Not Found); polled at the next round",
         "ministere: not paused, nothing to do",
     ]
     state = {r["id"]: r for r in veille("sources", "list", "--json").jsonl()}["missing"]
