@@ -322,7 +322,9 @@ async def test_repeated_permanent_failures_pause_the_job(make_rig: RigFactory) -
     assert (gone.status, gone.paused, gone.next_check_at) == ("failed", True, None)
     assert sched.next_runs()["gone"] is None
     state = rig.store.get_state("gone")
-    assert state is not None and state.paused and "not_found on 3 polls in a row" in (state.paused_reason or "")
+    assert (
+        state is not None and state.paused and "not_found on 3 polls in a row" in (state.paused_reason or "")
+    )
     # Made due by hand, a paused source is not fetched: the poller reports it paused and the job pauses again.
     again = await rig.run(sched, "gone")
     assert (again.status, again.paused) == ("paused", True)
