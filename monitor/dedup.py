@@ -35,6 +35,7 @@ indexed equality lookups.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -70,6 +71,8 @@ def _probe_order(i: int) -> tuple[int, ...]:
     return tuple(sorted(range(64), key=lambda j: hashlib.blake2b(bytes((i, j)), digest_size=8).digest()))
 
 
+_blake2b_64 = functools.partial(hashlib.blake2b, digest_size=8)
+_digest = hashlib.blake2b.digest
 _PROBES = tuple(_probe_order(i) for i in range(64))
 _BINS = frozenset(range(64))
 
@@ -126,8 +129,8 @@ def simhash64(text: str) -> int:
     if len(words) < MIN_TOKENS_FOR_NEAR_DUP:  # no verdict on such texts: a plain hash is enough (and cheap)
         plain = int.from_bytes(hashlib.blake2b(" ".join(words).encode(), digest_size=8).digest(), "big")
         return plain - (1 << 64) if plain & _SIGN_BIT else plain
-    shingles = [f"{a} {b} {c}" for a, b, c in zip(words, words[1:], words[2:], strict=False)]
-    digests = sorted((hashlib.blake2b(s.encode(), digest_size=8).digest() for s in shingles), reverse=True)
+    shingles = map(str.encode, map(" ".join, zip(words, words[1:], words[2:], strict=False)))
+    digests = sorted(map(_digest, map(_blake2b_64, shingles)), reverse=True)  # map: no Python-level loop
     smallest = {d[0] >> 2: d for d in digests}  # per bin (top 6 bits), the last written is the smallest
     value = 0
     for i, digest in smallest.items():

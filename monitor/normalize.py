@@ -324,8 +324,9 @@ def _normalize_item(item: RawItem, link: str | None, batch: _Batch) -> Article |
     url = (item.link or "").strip()
     if url and not _is_http_url(url):
         raise ValueError(f"the link is not an absolute http(s) URL: {url[:200]!r}")
-    summary_text = clean_html(item.summary) if item.summary else ""
-    text = (clean_html(item.content)[:MAX_TEXT_CHARS] if item.content else "") or summary_text
+    summary_text = _clean(item.summary)
+    content_text = summary_text if item.content == item.summary else _clean(item.content)  # Atom: often equal
+    text = content_text[:MAX_TEXT_CHARS] or summary_text
     raw_title = " ".join(clean_html(item.title).split()) if item.title else ""
     if not (url or raw_title or text):
         return None
@@ -355,6 +356,10 @@ def _normalize_item(item: RawItem, link: str | None, batch: _Batch) -> Article |
         simhash=simhash64(dedup_text(title, text)),
         fetch=dict(batch.fetch),
     )
+
+
+def _clean(html: str | None) -> str:
+    return clean_html(html) if html else ""
 
 
 def _is_http_url(url: str) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import ErrorKind, ParseError
-from monitor.feed import defuse_doctype, parse_feed
+from monitor.feed import _relative_references, defuse_doctype, parse_feed
 from monitor.models import ParsedFeed
 from tests.httpserver import LoopbackServer
 
@@ -502,3 +502,200 @@ def test_defuse_doctype(body: bytes, expected: bytes, dropped: bool) -> None:
     defused, warnings = defuse_doctype(body)
     assert defused == expected
     assert bool(warnings) is dropped
+
+
+def _items(*items: str) -> bytes:
+    return _rss("".join(f"<item><title>t{index}</title>{item}</item>" for index, item in enumerate(items)))
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(
+            _items("<guid>12345</guid>"),
+            [("https://base.example/dir/12345", "https://base.example/dir/12345")],
+            id="relative-permalink-guid-joined-and-used-as-link",
+        ),
+        pytest.param(
+            _items("<guid isPermaLink='false'>12345</guid>"), [("12345", None)], id="not-a-permalink"
+        ),
+        pytest.param(
+            _items("<guid isPermaLink='False'>12345</guid>"), [("12345", None)], id="only-true-is-true"
+        ),
+        pytest.param(
+            _items("<guid isPermaLink='false'>a</guid>", "<guid>b</guid>"),
+            [("a", None), ("https://base.example/dir/b", "https://base.example/dir/b")],
+            id="mixed-permalinks",
+        ),
+        pytest.param(
+            _items("<guid> news/7?x=1 </guid><link>https://t.example/7</link>"),
+            [("https://base.example/dir/news/7?x=1", "https://t.example/7")],
+            id="permalink-guid-next-to-a-link",
+        ),
+        pytest.param(
+            _items("<guid>tag:example.com,2026:1</guid>"),
+            [("tag:example.com,2026:1", None)],
+            id="other-scheme",
+        ),
+        pytest.param(
+            b'<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>'
+            b"<entry><title>e</title><id>entry-1</id></entry></feed>",
+            [("https://base.example/dir/entry-1", "https://base.example/dir/entry-1")],
+            id="atom-id",
+        ),
+        pytest.param(
+            b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">'
+            b'<channel rdf:about="x"><title>c</title></channel>'
+            b'<item rdf:about="item/1"><title>i</title><link>item/1</link></item></rdf:RDF>',
+            [("item/1", "https://base.example/dir/item/1")],
+            id="rdf-about-is-not-joined",
+        ),
+    ],
+)
+def test_ids_are_joined_with_the_feed_url_as_feedparser_joins_them(
+    body: bytes, expected: list[tuple[str | None, str | None]]
+) -> None:
+    parsed = parse_feed(body, RSS, BASE)
+    assert [(item.guid, item.link) for item in parsed.items] == expected
+
+
+_ATOM = (
+    '<feed xmlns="http://www.w3.org/2005/Atom"><title type="html">Feed &lt;a href="/home"&gt;home&lt;/a&gt;</title>'
+    "<entry><id>tag:t.example,2026:1</id>{}</entry></feed>"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(
+            _items(
+                "<description>&lt;a href=&quot;/x&quot;&gt;x&lt;/a&gt; &lt;img src='y.png'&gt;</description>"
+            ),
+            (
+                "t0",
+                '<a href="https://base.example/x">x</a> <img src="https://base.example/dir/y.png" />',
+                None,
+            ),
+            id="escaped-html",
+        ),
+        pytest.param(
+            _items(
+                "<description><![CDATA[<a href='../up'>up</a> <a href='https://a.example/z'>z</a>]]></description>"
+            ),
+            ("t0", '<a href="https://base.example/up">up</a> <a href="https://a.example/z">z</a>', None),
+            id="cdata-html",
+        ),
+        pytest.param(
+            _items("<description>&lt;a href=&quot;javascript:alert(1)&quot;&gt;x&lt;/a&gt;</description>"),
+            ("t0", '<a href="">x</a>', None),
+            id="unsafe-url-emptied-not-resolved",
+        ),
+        pytest.param(
+            _ATOM.format(
+                '<title type="html">T &lt;a href="t"&gt;t&lt;/a&gt;</title>'
+                '<content type="html">&lt;a href="c"&gt;c&lt;/a&gt;</content>'
+            ).encode(),
+            (
+                'T <a href="https://base.example/dir/t">t</a>',
+                '<a href="https://base.example/dir/c">c</a>',  # feedparser copies the content
+                '<a href="https://base.example/dir/c">c</a>',
+            ),
+            id="atom-html",
+        ),
+        pytest.param(
+            _ATOM.format(
+                '<title>x</title><content type="xhtml">'
+                '<div xmlns="http://www.w3.org/1999/xhtml"><a href="p">p</a></div></content>'
+            ).encode(),
+            ("x", '<a href="https://base.example/dir/p">p</a>', '<a href="https://base.example/dir/p">p</a>'),
+            id="atom-xhtml",
+        ),
+        pytest.param(
+            _ATOM.format('<title type="text">a href="/x" b</title><summary>see href="q"</summary>').encode(),
+            ('a href="/x" b', 'see href="q"', None),
+            id="plain-text-untouched",
+        ),
+    ],
+)
+def test_relative_urls_in_html_resolve_against_the_feed_url(
+    body: bytes, expected: tuple[str, str, str | None]
+) -> None:
+    (item,) = parse_feed(body, RSS, BASE).items
+    assert (item.title, item.summary, item.content) == expected
+
+
+def test_relative_urls_in_the_feed_title_resolve_against_the_feed_url() -> None:
+    parsed = parse_feed(_ATOM.format("<title>x</title>").encode(), RSS, BASE)
+    assert parsed.title == 'Feed <a href="https://base.example/home">home</a>'
+
+
+def test_a_content_location_header_does_not_move_the_base() -> None:
+    body = _items("<link>news/1</link><description>&lt;a href='/a'&gt;a&lt;/a&gt;</description>")
+    headers = {**RSS, "Content-Location": "https://elsewhere.example/"}
+    (item,) = parse_feed(body, headers, BASE).items
+    assert (item.link, item.summary) == (
+        "https://base.example/dir/news/1",
+        '<a href="https://base.example/a">a</a>',
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(
+            b"<rss><item><link>https://a.example/1</link><guid>https://a.example/1</guid></item></rss>",
+            (False, True),
+            id="absolute-only",
+        ),
+        pytest.param(
+            b"<rss><item><link>/1</link><description>&lt;a href=/x&gt;</description></item></rss>",
+            (False, True),
+            id="relative-links-resolved-here",
+        ),
+        pytest.param(b'<feed xml:base="https://a.example/"/>', (True, False), id="xml-base"),
+        pytest.param(b'<feed><entry xml:base = "/e/"/></feed>', (True, False), id="xml-base-spaced"),
+        pytest.param(b'<rss><image base="/i/"/></rss>', (True, False), id="bare-base"),
+        pytest.param(
+            b"<rss><link>https://a.example/?database=1</link></rss>", (False, True), id="not-a-base"
+        ),
+        pytest.param(
+            b"<rss><guid>1</guid><guid>2</guid></rss>", (False, True), id="relative-ids-joined-here"
+        ),
+        pytest.param(b'<rss><guid isPermaLink="false">1</guid></rss>', (False, False), id="no-permalinks"),
+        pytest.param(
+            b'<rss><guid isPermaLink="false">1</guid><guid>2</guid></rss>',
+            (True, False),
+            id="mixed-permalinks",
+        ),
+        pytest.param(
+            b'<rss><guid isPermaLink="false">1</guid><guid> <![CDATA[https://a.example/2]]></guid></rss>',
+            (False, False),
+            id="mixed-absolute",
+        ),
+        pytest.param(b'<rss><guid isPermaLink="True">1</guid></rss>', (True, False), id="permalink-True"),
+        pytest.param(b'<rss><guid isPermaLink="false">1</guid><id/></rss>', (False, False), id="empty-id"),
+        pytest.param(_feed_text().encode("utf-16"), (True, False), id="utf-16-not-scanned"),
+    ],
+)
+def test_feedparser_is_told_the_feed_url_only_when_it_needs_it(
+    body: bytes, expected: tuple[bool, bool]
+) -> None:
+    assert _relative_references(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(b"<rss>" + b"<guid " * 200_000, (False, True), id="unclosed-guids"),
+        pytest.param(b"<rss>" + b"<id" * 300_000 + b">", (False, True), id="nested-ids"),
+        pytest.param(
+            b"<rss><guid isPermaLink='false'/>" + b"<id " * 300_000, (False, False), id="unclosed-ids"
+        ),
+        pytest.param(b"<rss> base" + b" " * 1_000_000, (False, True), id="spaces"),
+    ],
+)
+def test_hostile_bodies_are_scanned_in_one_pass(body: bytes, expected: tuple[bool, bool]) -> None:
+    # Every repetition in the patterns is bounded or possessive: with backtracking, each of these MB-sized
+    # bodies would take minutes.
+    assert _relative_references(body) == expected

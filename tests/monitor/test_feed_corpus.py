@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor import feed
 from monitor.errors import ParseError
 from monitor.feed import parse_feed
 from monitor.models import ParsedFeed
@@ -96,3 +97,27 @@ def test_real_world_tally() -> None:
         f"\nreal-world feeds: {len(files)} files; " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items()))
     )
     assert tally["items"] == len(files) - 1  # unrecognized.rss is an HTML "Document Moved" page
+
+
+def _outcome(path: Path) -> ParsedFeed | tuple[str, str]:
+    result = parse_file(path)
+    return (result.kind, result.message) if isinstance(result, ParseError) else result
+
+
+def test_telling_feedparser_the_url_only_when_needed_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every corpus file gives the same ParsedFeed as when feedparser is always told the feed's URL."""
+    files = sorted(p for p in shared_data("feeds").rglob("*") if p.is_file())
+    untold = sum(not feed._relative_references(_defused(p))[0] for p in files)
+    outcomes = [_outcome(path) for path in files]
+    monkeypatch.setattr(feed, "_relative_references", lambda data: (True, False))
+    always_told = [_outcome(path) for path in files]
+    mismatched = [path.name for path, a, b in zip(files, outcomes, always_told, strict=True) if a != b]
+    assert mismatched == []
+    assert untold > 1500  # most feeds have nothing relative: both paths are compared
+
+
+def _defused(path: Path) -> bytes:
+    try:
+        return feed.defuse_doctype(path.read_bytes())[0]
+    except ParseError:
+        return b""
