@@ -22,9 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.cli import fetch_settings  # noqa: E402
-from monitor.config import MonitorSettings, SourceConfig  # noqa: E402
+from monitor.config import SourceConfig  # noqa: E402
 from monitor.fetch import Fetcher  # noqa: E402
 from monitor.poller import Poller, PollOutcome  # noqa: E402
+from monitor.settings import MonitorSettings  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
 

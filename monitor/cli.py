@@ -46,13 +46,14 @@ from monitor.cli_output import (
     say,
     sources_table,
 )
-from monitor.config import MonitorSettings, SourceConfig, load_sources, parse_duration, settings_from_env
+from monitor.config import SourceConfig, load_sources, parse_duration
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.models import Article, SourceState
 from monitor.poller import Poller, PollOutcome
 from monitor.probe import ProbeResult, probe_sources
 from monitor.scheduler import MonitorScheduler
+from monitor.settings import MonitorSettings, settings_from_env
 from monitor.store import Store
 
 P = ParamSpec("P")

@@ -14,22 +14,20 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from annotated_types import Ge, Le
 from cssselect import SelectorError
 from lxml.cssselect import CSSSelector
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from monitor.errors import ConfigError
+from monitor.validation import ConfigErrors, invalid, one_line, opt, show
 
 if TYPE_CHECKING:
     from monitor.page import PageSelectors
@@ -48,21 +46,6 @@ _ISO_639_1_CODES = (
     "uk ur uz ve vi vo wa wo xh yi yo za zh zu"
 )
 _ISO_639_1 = frozenset(_ISO_639_1_CODES.split())
-
-
-def _opt(default: Any, description: str, *, ge: float | None = None, le: float | None = None) -> Any:
-    """An optional field with its help line. Typed Any so that type checkers see a plain default value."""
-    return Field(default=default, description=description, ge=ge, le=le)
-
-
-def _invalid(message: str, hint: str) -> PydanticCustomError:
-    """A validation error that carries its fix (``hint``) to the error report."""
-    return PydanticCustomError("veille", "{message}", {"message": message, "hint": hint})
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def format_duration(value: timedelta) -> str:
@@ -85,9 +68,9 @@ def _parse_duration(value: object) -> timedelta:
         days, hours, minutes, secs = (int(g or 0) for g in match.groups())
         seconds = float(days * 86400 + hours * 3600 + minutes * 60 + secs)
     else:
-        raise _invalid(f"{_show(value)} is not a duration", _DURATION_HINT)
+        raise invalid(f"{show(value)} is not a duration", _DURATION_HINT)
     if seconds <= 0:
-        raise _invalid(f"{_show(value)} is not a positive duration", _DURATION_HINT)
+        raise invalid(f"{show(value)} is not a positive duration", _DURATION_HINT)
     return timedelta(seconds=seconds)
 
 
@@ -101,18 +84,18 @@ def parse_duration(value: object) -> timedelta:
 
 def _interval_bounds(value: timedelta) -> timedelta:
     if not timedelta(minutes=1) <= value <= timedelta(days=7):
-        raise _invalid(f"{format_duration(value)} is out of bounds", "use a duration between 1m and 7d")
+        raise invalid(f"{format_duration(value)} is out of bounds", "use a duration between 1m and 7d")
     return value
 
 
 def _language(value: object) -> str:
     if isinstance(value, bool):  # YAML 1.1 reads a bare `no` (Norwegian) as false
-        raise _invalid(f"{value!r} is not a language code", "put the code in quotes, e.g. language: 'no'")
+        raise invalid(f"{value!r} is not a language code", "put the code in quotes, e.g. language: 'no'")
     code = re.split(r"[-_]", value.strip().lower(), maxsplit=1)[0] if isinstance(value, str) else ""
     if code == "auto" or code in _ISO_639_1:
         return code
     hint = "use 'auto' or a two-letter code such as en, fr, de, es, ar"
-    raise _invalid(f"{_show(value)} is not an ISO 639-1 language code", hint)
+    raise invalid(f"{show(value)} is not an ISO 639-1 language code", hint)
 
 
 def _slug(value: str) -> str:
@@ -120,7 +103,7 @@ def _slug(value: str) -> str:
         return value
     suggestion = re.sub(r"[^a-z0-9_.-]+", "-", value.lower()).strip("-._")[:64]
     hint = "use lower-case letters, digits, '-', '_' and '.', at most 64 characters"
-    raise _invalid(f"{value!r} is not a valid id", f"{hint}, e.g. {suggestion!r}" if suggestion else hint)
+    raise invalid(f"{value!r} is not a valid id", f"{hint}, e.g. {suggestion!r}" if suggestion else hint)
 
 
 def _http_url(value: str) -> str:
@@ -128,7 +111,7 @@ def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname or re.search(r"\s", value):
         hint = "write the full address, e.g. https://example.org/feed.xml"
-        raise _invalid(f"{value!r} is not an http(s) URL", hint)
+        raise invalid(f"{value!r} is not an http(s) URL", hint)
     return value
 
 
@@ -137,28 +120,22 @@ def _css(value: str) -> str:
         CSSSelector(value)
     except SelectorError as exc:
         hint = "use a CSS selector such as 'article.news-item' or 'ul.results > li a'"
-        raise _invalid(f"{value!r} is not a valid CSS selector ({exc})", hint) from exc
+        raise invalid(f"{value!r} is not a valid CSS selector ({exc})", hint) from exc
     return value
 
 
 def _header_name(value: str) -> str:
     if not _TOKEN.fullmatch(value):
-        raise _invalid(f"{value!r} is not a valid header name", "use letters, digits and '-', e.g. X-Api-Key")
+        raise invalid(f"{value!r} is not a valid header name", "use letters, digits and '-', e.g. X-Api-Key")
     if value.lower() in _FRAMING_HEADERS:
-        raise _invalid(f"header {value!r} cannot be set per source", "remove it: the fetcher sets it")
+        raise invalid(f"header {value!r} cannot be set per source", "remove it: the fetcher sets it")
     return value
-
-
-def _one_line(value: str) -> str:
-    if re.search(r"[\r\n\x00]", value):
-        raise _invalid(f"{_show(value)} contains a line break", "put the value on one line")
-    return value.strip()
 
 
 def _tag(value: str) -> str:
     tag = value.strip().lower()
     if not tag or re.search(r"[\s,]", tag):
-        raise _invalid(f"{value!r} is not a tag", "use single words such as police, eu, fr ('-' joins words)")
+        raise invalid(f"{value!r} is not a tag", "use single words such as police, eu, fr ('-' joins words)")
     return tag
 
 
@@ -167,17 +144,17 @@ Interval = Annotated[timedelta, BeforeValidator(_parse_duration), AfterValidator
 Language = Annotated[str, BeforeValidator(_language)]
 Selector = Annotated[str, AfterValidator(_css)]
 Tag = Annotated[str, AfterValidator(_tag)]
-Headers = dict[Annotated[str, AfterValidator(_header_name)], Annotated[str, AfterValidator(_one_line)]]
+Headers = dict[Annotated[str, AfterValidator(_header_name)], Annotated[str, AfterValidator(one_line)]]
 
 
 class PageSelectorsConfig(BaseModel, frozen=True, extra="forbid"):
     """CSS selectors that turn a press-release listing into items (see monitor.page)."""
 
     item: Selector = Field(description="CSS of one entry of the listing")
-    link: Selector | None = _opt(None, "the <a> inside an item (default: its first link)")
-    title: Selector | None = _opt(None, "the title inside an item (default: the link's text)")
-    date: Selector | None = _opt(None, "the date inside an item (<time datetime> preferred)")
-    summary: Selector | None = _opt(None, "a short description inside an item")
+    link: Selector | None = opt(None, "the <a> inside an item (default: its first link)")
+    title: Selector | None = opt(None, "the title inside an item (default: the link's text)")
+    date: Selector | None = opt(None, "the date inside an item (<time datetime> preferred)")
+    summary: Selector | None = opt(None, "a short description inside an item")
 
 
 class SourceConfig(BaseModel, frozen=True, extra="forbid"):
@@ -187,31 +164,31 @@ class SourceConfig(BaseModel, frozen=True, extra="forbid"):
     name: Annotated[str, Field(min_length=1)] = Field(description="a readable name")
     kind: Literal["feed", "page"] = Field(description="feed, or page (needs selectors)")
     url: Annotated[str, AfterValidator(_http_url)] = Field(description="the http(s) address to poll")
-    language: Language = _opt("auto", "'auto' or the ISO 639-1 code of the articles")
-    interval: Interval = _opt(timedelta(minutes=30), "how often to check, e.g. 30m")
-    min_interval: Interval | None = _opt(None, "lower bound of the adaptive interval")
-    max_interval: Interval | None = _opt(None, "upper bound of the adaptive interval")
-    adaptive: bool = _opt(True, "follow the source's publishing rate within the bounds")
-    tags: tuple[Tag, ...] = _opt((), "labels copied to every article, e.g. [agency, eu]")
-    selectors: PageSelectorsConfig | None = _opt(None, "CSS selectors (kind: page only)")
-    fulltext: bool = _opt(False, "fetch each new article's page and extract its text")
+    language: Language = opt("auto", "'auto' or the ISO 639-1 code of the articles")
+    interval: Interval = opt(timedelta(minutes=30), "how often to check, e.g. 30m")
+    min_interval: Interval | None = opt(None, "lower bound of the adaptive interval")
+    max_interval: Interval | None = opt(None, "upper bound of the adaptive interval")
+    adaptive: bool = opt(True, "follow the source's publishing rate within the bounds")
+    tags: tuple[Tag, ...] = opt((), "labels copied to every article, e.g. [agency, eu]")
+    selectors: PageSelectorsConfig | None = opt(None, "CSS selectors (kind: page only)")
+    fulltext: bool = opt(False, "fetch each new article's page and extract its text")
     headers: Headers = Field(default_factory=dict, description="extra request headers")
-    enabled: bool = _opt(True, "false: keep the source in the file but do not poll it")
+    enabled: bool = opt(True, "false: keep the source in the file but do not poll it")
 
     @model_validator(mode="after")
     def _consistent(self) -> SourceConfig:
         low, high, interval = self.min_interval, self.max_interval, self.interval
         if self.kind == "page" and self.selectors is None:
             hint = "add selectors: {item: 'CSS of one entry', link: 'a', date: 'time'}, or use kind: feed"
-            raise _invalid("a page source needs selectors", hint)
+            raise invalid("a page source needs selectors", hint)
         if self.kind == "feed" and self.selectors is not None:
-            raise _invalid("selectors are only for kind: page", "remove selectors, or set kind: page")
+            raise invalid("selectors are only for kind: page", "remove selectors, or set kind: page")
         if low is not None and high is not None and low > high:
             bounds = f"{format_duration(low)} > {format_duration(high)}"
-            raise _invalid(f"min_interval is above max_interval ({bounds})", "swap them")
+            raise invalid(f"min_interval is above max_interval ({bounds})", "swap them")
         if (low is not None and interval < low) or (high is not None and interval > high):
             message = f"interval {format_duration(interval)} is outside min_interval/max_interval"
-            raise _invalid(message, "choose an interval between the two bounds")
+            raise invalid(message, "choose an interval between the two bounds")
         return self
 
 
@@ -245,18 +222,6 @@ class SourcesFile(BaseModel, frozen=True, extra="forbid"):
         values = defaults.model_dump(exclude_none=True)
         sources = [{**values, **src} if isinstance(src, dict) else src for src in data["sources"]]
         return {**data, "sources": sources}
-
-
-class ConfigErrors(ConfigError):
-    """All the problems found in one pass, in file order (``errors``); its text lists them, one per line."""
-
-    def __init__(self, errors: Sequence[ConfigError]) -> None:
-        first = errors[0]
-        super().__init__(first.detail, path=first.path, line=first.line, hint=first.hint)
-        self.errors = tuple(errors)
-        if len(errors) > 1:
-            where = first.path or "configuration"
-            self.args = (f"{where}: {len(errors)} problems\n" + "\n".join(str(e) for e in errors),)
 
 
 def _error(name: str, line: int | None, message: str, hint: str | None) -> ConfigError:
@@ -435,14 +400,14 @@ def _pydantic_error(err: ErrorDetails, root: yaml.Node, name: str) -> ConfigErro
     if kind == "veille":
         message, hint = str(ctx["message"]), str(ctx["hint"])
     elif kind in ("model_type", "dict_type"):
-        message = f"expected key: value lines, got {type(err['input']).__name__} {_show(err['input'])}"
+        message = f"expected key: value lines, got {type(err['input']).__name__} {show(err['input'])}"
         hint = (
             "start the file with 'sources:' and list the sources under it" if not loc else _TYPE_HINTS[kind]
         )
     elif kind == "literal_error":
-        message, hint = f"{_show(err['input'])} is not allowed", f"use {ctx.get('expected', 'another value')}"
+        message, hint = f"{show(err['input'])} is not allowed", f"use {ctx.get('expected', 'another value')}"
     else:
-        message = f"{_show(err['input'])}: {err['msg']}"
+        message = f"{show(err['input'])}: {err['msg']}"
         hint = _TYPE_HINTS.get(kind, "see the comments at the top of the shipped sources.yaml")
     return _error(name, _line(_locate(root, loc)), f"{_where(loc, root)}: {message}", hint)
 
@@ -455,98 +420,3 @@ def page_selectors(cfg: SourceConfig) -> PageSelectors | None:
     if sel is None:
         return None
     return PageSelectors(item=sel.item, link=sel.link, title=sel.title, date=sel.date, summary=sel.summary)
-
-
-def _database_url(value: str) -> str:
-    try:
-        make_url(value)
-    except ArgumentError as exc:
-        raise ValueError("is not a database URL (e.g. sqlite:///veille.db, postgresql://host/db)") from exc
-    return value
-
-
-class MonitorSettings(BaseModel, frozen=True, extra="forbid"):
-    """Settings of the monitor: each has a default, bounds and a help line (its description)."""
-
-    database_url: Annotated[str, AfterValidator(_database_url)] = _opt(
-        "sqlite:///veille.db", "SQLAlchemy URL: sqlite:///path.db or postgresql://user@host/db"
-    )
-    allow_private: bool = _opt(False, "allow private, loopback and link-local addresses")
-    contact: Annotated[str, AfterValidator(_one_line)] | None = _opt(
-        None, "an email or URL added to the User-Agent so site owners can reach you"
-    )
-    user_agent: Annotated[str, AfterValidator(_one_line), Field(min_length=1)] = _opt(
-        "veille/0.1 (+https://github.com/veille-project/veille)", "the User-Agent header"
-    )
-    global_concurrency: int = _opt(32, "requests in flight across all hosts", ge=1, le=512)
-    per_host_concurrency: int = _opt(2, "requests in flight per host", ge=1, le=16)
-    connect_timeout_s: float = _opt(10.0, "seconds to open a connection", ge=0.5, le=300)
-    read_timeout_s: float = _opt(20.0, "seconds to wait for data", ge=0.5, le=600)
-    total_timeout_s: float = _opt(60.0, "seconds for a request and its body", ge=1, le=3600)
-    max_body_bytes: int = _opt(10 * 2**20, "largest body, decompressed", ge=64 * 2**10, le=512 * 2**20)
-    max_redirects: int = _opt(5, "redirects followed per request", ge=0, le=20)
-    min_interval_s: float = _opt(300.0, "shortest adaptive interval", ge=60, le=7 * 86400)
-    max_interval_s: float = _opt(86400.0, "longest adaptive interval", ge=60, le=7 * 86400)
-    backoff_base_s: float = _opt(300.0, "delay after a failure, then doubled", ge=1, le=86400)
-    backoff_cap_s: float = _opt(6 * 3600.0, "longest backoff delay", ge=60, le=7 * 86400)
-    jitter_fraction: float = _opt(0.1, "random +/- share of each delay", ge=0, le=0.5)
-    pause_after_errors: int = _opt(10, "permanent failures that pause (0: never)", ge=0, le=1000)
-    startup_spread_s: float = _opt(120.0, "seconds to spread overdue sources", ge=0, le=86400)
-    fulltext_max_per_poll: int = _opt(20, "article pages fetched per poll", ge=0, le=1000)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> MonitorSettings:
-        if self.min_interval_s > self.max_interval_s:
-            raise ValueError("min_interval_s is above max_interval_s")
-        if self.backoff_base_s > self.backoff_cap_s:
-            raise ValueError("backoff_base_s is above backoff_cap_s")
-        return self
-
-
-def env_var(field: str) -> str:
-    """The environment variable of a setting: ``DATABASE_URL``, else ``VEILLE_<FIELD>``."""
-    return "DATABASE_URL" if field == "database_url" else f"VEILLE_{field.upper()}"
-
-
-def settings_from_env(environ: Mapping[str, str], **overrides: Any) -> MonitorSettings:
-    """Settings from ``environ`` (an empty value is unset), then ``overrides`` (None: not given) on top."""
-    values: dict[str, Any] = {}
-    origin: dict[str, str] = {}
-    for field in MonitorSettings.model_fields:
-        raw = environ.get(env_var(field), "").strip()
-        if raw:
-            values[field], origin[field] = raw, env_var(field)
-    for field, value in overrides.items():
-        if value is not None:
-            values[field], origin[field] = value, f"setting {field}"
-    try:
-        return MonitorSettings.model_validate(values)
-    except ValidationError as exc:
-        raise ConfigErrors([_setting_error(err, origin) for err in exc.errors(include_url=False)]) from exc
-
-
-def _expected(field: str) -> str:
-    info = MonitorSettings.model_fields[field]
-    low = next((m.ge for m in info.metadata if isinstance(m, Ge)), None)
-    high = next((m.le for m in info.metadata if isinstance(m, Le)), None)
-    bounds = f" between {low} and {high}" if low is not None and high is not None else ""
-    if info.annotation is bool:
-        return "1/true/yes or 0/false/no"
-    if info.annotation in (int, float):
-        return f"a {'whole ' if info.annotation is int else ''}number{bounds}"
-    return "a valid value"
-
-
-def _setting_error(err: ErrorDetails, origin: Mapping[str, str]) -> ConfigError:
-    message = str(err["msg"]).removeprefix("Value error, ")
-    if not err["loc"]:
-        return ConfigError(message, hint="change one of the two settings")
-    field = str(err["loc"][0])
-    if err["type"] == "extra_forbidden":
-        close = difflib.get_close_matches(field, list(MonitorSettings.model_fields), n=1)
-        return ConfigError(
-            f"unknown setting '{field}'", hint=f"did you mean '{close[0]}'?" if close else None
-        )
-    description = MonitorSettings.model_fields[field].description
-    hint = f"set {env_var(field)} to {_expected(field)} ({description})"
-    return ConfigError(f"{origin.get(field, env_var(field))}={_show(err['input'])}: {message}", hint=hint)

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from monitor.challenge import detect_challenge
-from monitor.config import MonitorSettings, SourceConfig, page_selectors
+from monitor.config import SourceConfig, page_selectors
 from monitor.dedup import dedup_text, simhash64
 from monitor.errors import ErrorKind, FetchError, ParseError, SourceError
 from monitor.feed import parse_feed
@@ -39,6 +39,7 @@ from monitor.models import Article, FetchResult, ParsedFeed, SourceState
 from monitor.normalize import MAX_TEXT_CHARS, content_hash, identified_by_url, normalize_items
 from monitor.page import parse_page
 from monitor.policy import Policy, base_interval, next_check, should_pause
+from monitor.settings import MonitorSettings
 from monitor.store import Store
 
 log = logging.getLogger(__name__)

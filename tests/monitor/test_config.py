@@ -10,18 +10,16 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from monitor.config import (
-    ConfigErrors,
     Duration,
-    MonitorSettings,
     SourceConfig,
-    env_var,
     format_duration,
     load_sources,
     page_selectors,
     parse_duration,
-    settings_from_env,
 )
 from monitor.errors import ConfigError
+from monitor.settings import MonitorSettings, env_var, settings_from_env
+from monitor.validation import ConfigErrors
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.cli import fetch_settings
-from monitor.config import MonitorSettings, SourceConfig
+from monitor.config import SourceConfig
 from monitor.errors import ErrorKind
 from monitor.fetch import Fetcher
 from monitor.poller import Poller, PollOutcome
+from monitor.settings import MonitorSettings
 from monitor.store import Store
 from tests.conftest import shared_data
 from tests.httpserver import LoopbackServer

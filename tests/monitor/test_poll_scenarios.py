@@ -18,10 +18,11 @@ from typing import Any, Literal
 import pytest
 
 from monitor.cli import fetch_settings
-from monitor.config import MonitorSettings, SourceConfig
+from monitor.config import SourceConfig
 from monitor.errors import ErrorKind
 from monitor.fetch import Fetcher
 from monitor.poller import Poller, PollOutcome
+from monitor.settings import MonitorSettings
 from monitor.store import Store
 from tests.httpserver import LoopbackServer, Request, Response
 

@@ -24,11 +24,12 @@ from typing import Any
 
 import pytest
 
-from monitor.config import MonitorSettings, SourceConfig
+from monitor.config import SourceConfig
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.models import SourceState
 from monitor.poller import Poller, PollOutcome
 from monitor.scheduler import MonitorScheduler
+from monitor.settings import MonitorSettings
 from monitor.store import Store
 from tests.httpserver import LoopbackServer, Request, Response
 

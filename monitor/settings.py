@@ -1,0 +1,116 @@
+"""Settings of the monitor: one validated ``MonitorSettings``, built from the environment and overrides.
+
+Every setting has a default, bounds and a help line (its ``description``); a bad value is a ``ConfigError`` naming
+the variable and a fix. The environment variable of a setting is ``DATABASE_URL`` for the store, else
+``VEILLE_<FIELD>``. Nothing is read at import time: ``settings_from_env(os.environ)`` is called by ``main``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from annotated_types import Ge, Le
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from monitor.errors import ConfigError
+from monitor.validation import ConfigErrors, one_line, opt, show
+
+
+def _database_url(value: str) -> str:
+    try:
+        make_url(value)
+    except ArgumentError as exc:
+        raise ValueError("is not a database URL (e.g. sqlite:///veille.db, postgresql://host/db)") from exc
+    return value
+
+
+class MonitorSettings(BaseModel, frozen=True, extra="forbid"):
+    """Settings of the monitor: each has a default, bounds and a help line (its description)."""
+
+    database_url: Annotated[str, AfterValidator(_database_url)] = opt(
+        "sqlite:///veille.db", "SQLAlchemy URL: sqlite:///path.db or postgresql://user@host/db"
+    )
+    allow_private: bool = opt(False, "allow private, loopback and link-local addresses")
+    contact: Annotated[str, AfterValidator(one_line)] | None = opt(
+        None, "an email or URL added to the User-Agent so site owners can reach you"
+    )
+    user_agent: Annotated[str, AfterValidator(one_line), Field(min_length=1)] = opt(
+        "veille/0.1 (+https://github.com/veille-project/veille)", "the User-Agent header"
+    )
+    global_concurrency: int = opt(32, "requests in flight across all hosts", ge=1, le=512)
+    per_host_concurrency: int = opt(2, "requests in flight per host", ge=1, le=16)
+    connect_timeout_s: float = opt(10.0, "seconds to open a connection", ge=0.5, le=300)
+    read_timeout_s: float = opt(20.0, "seconds to wait for data", ge=0.5, le=600)
+    total_timeout_s: float = opt(60.0, "seconds for a request and its body", ge=1, le=3600)
+    max_body_bytes: int = opt(10 * 2**20, "largest body, decompressed", ge=64 * 2**10, le=512 * 2**20)
+    max_redirects: int = opt(5, "redirects followed per request", ge=0, le=20)
+    min_interval_s: float = opt(300.0, "shortest adaptive interval", ge=60, le=7 * 86400)
+    max_interval_s: float = opt(86400.0, "longest adaptive interval", ge=60, le=7 * 86400)
+    backoff_base_s: float = opt(300.0, "delay after a failure, then doubled", ge=1, le=86400)
+    backoff_cap_s: float = opt(6 * 3600.0, "longest backoff delay", ge=60, le=7 * 86400)
+    jitter_fraction: float = opt(0.1, "random +/- share of each delay", ge=0, le=0.5)
+    pause_after_errors: int = opt(10, "permanent failures that pause (0: never)", ge=0, le=1000)
+    startup_spread_s: float = opt(120.0, "seconds to spread overdue sources", ge=0, le=86400)
+    fulltext_max_per_poll: int = opt(20, "article pages fetched per poll", ge=0, le=1000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MonitorSettings:
+        if self.min_interval_s > self.max_interval_s:
+            raise ValueError("min_interval_s is above max_interval_s")
+        if self.backoff_base_s > self.backoff_cap_s:
+            raise ValueError("backoff_base_s is above backoff_cap_s")
+        return self
+
+
+def env_var(field: str) -> str:
+    """The environment variable of a setting: ``DATABASE_URL``, else ``VEILLE_<FIELD>``."""
+    return "DATABASE_URL" if field == "database_url" else f"VEILLE_{field.upper()}"
+
+
+def settings_from_env(environ: Mapping[str, str], **overrides: Any) -> MonitorSettings:
+    """Settings from ``environ`` (an empty value is unset), then ``overrides`` (None: not given) on top."""
+    values: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for field in MonitorSettings.model_fields:
+        raw = environ.get(env_var(field), "").strip()
+        if raw:
+            values[field], origin[field] = raw, env_var(field)
+    for field, value in overrides.items():
+        if value is not None:
+            values[field], origin[field] = value, f"setting {field}"
+    try:
+        return MonitorSettings.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigErrors([_setting_error(err, origin) for err in exc.errors(include_url=False)]) from exc
+
+
+def _expected(field: str) -> str:
+    info = MonitorSettings.model_fields[field]
+    low = next((m.ge for m in info.metadata if isinstance(m, Ge)), None)
+    high = next((m.le for m in info.metadata if isinstance(m, Le)), None)
+    bounds = f" between {low} and {high}" if low is not None and high is not None else ""
+    if info.annotation is bool:
+        return "1/true/yes or 0/false/no"
+    if info.annotation in (int, float):
+        return f"a {'whole ' if info.annotation is int else ''}number{bounds}"
+    return "a valid value"
+
+
+def _setting_error(err: ErrorDetails, origin: Mapping[str, str]) -> ConfigError:
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if not err["loc"]:
+        return ConfigError(message, hint="change one of the two settings")
+    field = str(err["loc"][0])
+    if err["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(field, list(MonitorSettings.model_fields), n=1)
+        return ConfigError(
+            f"unknown setting '{field}'", hint=f"did you mean '{close[0]}'?" if close else None
+        )
+    description = MonitorSettings.model_fields[field].description
+    hint = f"set {env_var(field)} to {_expected(field)} ({description})"
+    return ConfigError(f"{origin.get(field, env_var(field))}={show(err['input'])}: {message}", hint=hint)
