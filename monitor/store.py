@@ -280,21 +280,6 @@ class StoreTx:
         """The id of the stored article that is this one: same id, same canonical URL, same (source, guid)."""
         return self.lookup([article], article.source_id).existing(article)
 
-    def article_source(self, article_id: str) -> str | None:
-        """The source that stored the article first, or None if no such article is stored."""
-        return self._first(select(articles.c.source_id).where(articles.c.id == article_id))
-
-    def find_by_content_hash(self, content_hash: str) -> str | None:
-        """The oldest article with this content hash."""
-        query = select(articles.c.id).where(articles.c.content_hash == content_hash)
-        return self._first(query.order_by(articles.c.first_seen_at, articles.c.id))
-
-    def near_duplicate_candidates(
-        self, simhash: int, *, since: datetime, limit: int = 64
-    ) -> list[tuple[str, int]]:
-        """(id, simhash) of originals first seen since ``since`` that share a 16-bit band with ``simhash``."""
-        return self.near_duplicate_pool([simhash], since=since, limit=limit)
-
     def near_duplicate_pool(
         self, simhashes: Sequence[int], *, since: datetime, limit: int | None = None
     ) -> list[tuple[str, int]]:

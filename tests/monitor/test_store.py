@@ -361,20 +361,15 @@ def test_find_existing(store: Store, probe: Article, found: int | None) -> None:
         assert tx.find_existing(probe) == (None if found is None else article(found).id)
 
 
-def test_find_by_content_hash_gives_the_oldest(store: Store) -> None:
+def test_lookup_gives_the_oldest_article_of_a_content_hash_with_its_source(store: Store) -> None:
     shared = "f" * 64
-    insert(store, article(3, content_hash=shared), article(1, content_hash=shared), article(2))
-    with store.transaction() as tx:
-        assert tx.find_by_content_hash(shared) == article(1).id
-        assert tx.find_by_content_hash("0" * 64) is None
-
-
-def test_article_source(store: Store) -> None:
-    insert(store, article(1), article(2, source_id="src-b"))
+    insert(
+        store, article(3, content_hash=shared), article(1, content_hash=shared), article(2, source_id="src-b")
+    )
     with store.transaction() as tx:
         tx.add_sighting(article(1).id, "src-c", None, T0)
-        found = [tx.article_source(article(n).id) for n in (1, 2, 3)]
-    assert found == ["src-a", "src-b", None]
+        keys = tx.lookup([article(9, content_hash=shared), article(8, content_hash="0" * 64)], "src-a")
+    assert keys.contents == {shared: (article(1).id, "src-a")}
 
 
 def test_sightings(store: Store) -> None:
@@ -426,17 +421,17 @@ NEAR = {
     ],
     ids=["same-hash", "band-0", "band-3-high-bit", "band-2", "no-band"],
 )
-def test_near_duplicate_candidates(store: Store, probe: tuple[int, ...], expected: list[int]) -> None:
+def test_near_duplicate_pool(store: Store, probe: tuple[int, ...], expected: list[int]) -> None:
     insert(store, *NEAR.values())
     with store.transaction() as tx:
-        found = tx.near_duplicate_candidates(_with_bands(0, *probe).simhash, since=T0 - timedelta(days=1))
+        found = tx.near_duplicate_pool([_with_bands(0, *probe).simhash], since=T0 - timedelta(days=1))
     assert found == [(NEAR[n].id, NEAR[n].simhash) for n in expected]
 
 
-def test_near_duplicate_candidates_newest_first_and_limited(store: Store) -> None:
+def test_near_duplicate_pool_newest_first_and_limited(store: Store) -> None:
     insert(store, *(_with_bands(n, 7, n, n, n) for n in range(1, 6)))
     with store.transaction() as tx:
-        found = tx.near_duplicate_candidates(_with_bands(0, 7, 0, 0, 0).simhash, since=T0, limit=3)
+        found = tx.near_duplicate_pool([_with_bands(0, 7, 0, 0, 0).simhash], since=T0, limit=3)
     assert [i for i, _ in found] == [article(5).id, article(4).id, article(3).id]
 
 
