@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib
 import subprocess
 import sys
 import threading
@@ -26,6 +27,10 @@ from monitor.errors import ConfigError, ErrorKind
 from monitor.models import Article, SourceState
 from monitor.store import MIGRATIONS, Store, create_engine_for, normalize_database_url
 from monitor.tables import metadata
+
+# The store's migration history also creates the summarizer's tables (one engine, one history): register them
+# on the shared metadata so that schema comparisons see every table the migrations create.
+importlib.import_module("summarizer.tables")
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -238,7 +243,7 @@ def test_postgres_tables_land_in_the_search_path_schema(pg_url: str) -> None:
         query = sa.text("SELECT table_name FROM information_schema.tables WHERE table_schema = :schema")
         names = set(conn.execute(query, {"schema": schema}).scalars())
     assert schema.startswith("t_")
-    assert names == {"alembic_version", "sources", "articles", "article_sightings"}
+    assert names == {"alembic_version", *metadata.tables}
 
 
 def test_sqlite_connection_settings(sqlite_url: str) -> None:
