@@ -29,7 +29,7 @@ from typing import Literal
 from monitor.challenge import detect_challenge
 from monitor.config import SourceConfig, page_selectors
 from monitor.dedup import dedup_text, simhash64
-from monitor.errors import ErrorKind, FetchError, ParseError, SourceError
+from monitor.errors import ErrorKind, FetchError, SourceError
 from monitor.feed import parse_feed
 from monitor.fetch import Fetcher
 from monitor.fulltext import extract_fulltext
@@ -67,6 +67,32 @@ class PollOutcome:
     next_check_at: datetime | None = None
     paused: bool = False
     elapsed_s: float = 0.0
+
+
+async def fetch_source(
+    fetcher: Fetcher, source: SourceConfig, *, etag: str | None = None, last_modified: str | None = None
+) -> FetchResult:
+    """Fetch a source's URL with its headers; a challenge page behind an HTTP error becomes ``blocked``."""
+    try:
+        return await fetcher.fetch(source.url, etag=etag, last_modified=last_modified, headers=source.headers)
+    except FetchError as exc:
+        wall = detect_challenge(exc.status, exc.headers, exc.body) if exc.status else None
+        if wall is None:
+            raise
+        raise FetchError(
+            ErrorKind.BLOCKED,
+            f"{wall} challenge page (HTTP {exc.status})",
+            status=exc.status,
+            retry_after_s=exc.retry_after_s,
+        ) from exc
+
+
+def parse_body(source: SourceConfig, result: FetchResult) -> ParsedFeed:
+    """Items of a fetched body: a press-release page through its selectors, else a feed."""
+    selectors = page_selectors(source)
+    if source.kind == "page" and selectors is not None:
+        return parse_page(result.body, result.headers, result.final_url, selectors)
+    return parse_feed(result.body, result.headers, result.final_url)
 
 
 def policy_for(source: SourceConfig, settings: MonitorSettings) -> Policy:
@@ -131,10 +157,12 @@ class Poller:
     async def _poll(self, source: SourceConfig, state: SourceState) -> PollOutcome:
         now = self.clock()
         try:
-            result = await self._fetch(source, state)
+            result = await fetch_source(
+                self.fetcher, source, etag=state.etag, last_modified=state.last_modified
+            )
             if result.not_modified:
                 return await self._record_success(source, state, now, result, None, [], ())
-            parsed = await asyncio.to_thread(self._parse, source, result)
+            parsed = await asyncio.to_thread(parse_body, source, result)
             articles = await asyncio.to_thread(self._normalize, source, parsed, result, now)
             if source.fulltext:
                 articles = await self._with_fulltext(source, articles)
@@ -146,31 +174,6 @@ class Poller:
             error = SourceError(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}")
             return await self._record_failure(source, state, now, error)
         return counts
-
-    async def _fetch(self, source: SourceConfig, state: SourceState) -> FetchResult:
-        try:
-            return await self.fetcher.fetch(
-                source.url, etag=state.etag, last_modified=state.last_modified, headers=source.headers
-            )
-        except FetchError as exc:
-            wall = detect_challenge(exc.status or 0, exc.headers, exc.body) if exc.status else None
-            if wall is not None:
-                raise FetchError(
-                    ErrorKind.BLOCKED,
-                    f"{wall} challenge page (HTTP {exc.status})",
-                    status=exc.status,
-                    retry_after_s=exc.retry_after_s,
-                ) from exc
-            raise
-
-    @staticmethod
-    def _parse(source: SourceConfig, result: FetchResult) -> ParsedFeed:
-        if source.kind == "page":
-            selectors = page_selectors(source)
-            if selectors is None:  # config validation makes this unreachable; keep the error readable anyway
-                raise ParseError(ErrorKind.UNPARSEABLE, "page source without selectors")
-            return parse_page(result.body, result.headers, result.final_url, selectors)
-        return parse_feed(result.body, result.headers, result.final_url)
 
     @staticmethod
     def _normalize(

@@ -17,14 +17,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from monitor.challenge import detect_challenge
-from monitor.config import SourceConfig, page_selectors
-from monitor.errors import ErrorKind, FetchError, SourceError
-from monitor.feed import parse_feed
+from monitor.config import SourceConfig
+from monitor.errors import ErrorKind, SourceError
 from monitor.fetch import Fetcher
-from monitor.models import FetchResult, ParsedFeed
+from monitor.models import ParsedFeed
 from monitor.normalize import normalize_items
-from monitor.page import parse_page
+from monitor.poller import fetch_source, parse_body
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +63,6 @@ def language_warning(declared: str, languages: Sequence[str | None]) -> str | No
     )
 
 
-def _parse(source: SourceConfig, result: FetchResult) -> ParsedFeed:
-    selectors = page_selectors(source)
-    if source.kind == "page" and selectors is not None:
-        return parse_page(result.body, result.headers, result.final_url, selectors)
-    return parse_feed(result.body, result.headers, result.final_url)
-
-
 def _languages(source: SourceConfig, parsed: ParsedFeed) -> list[str | None]:
     articles = normalize_items(
         parsed.items, source_id=source.id, declared_language="auto", now=datetime.now(UTC)
@@ -79,26 +70,14 @@ def _languages(source: SourceConfig, parsed: ParsedFeed) -> list[str | None]:
     return [a.language for a in articles]
 
 
-async def _fetch(fetcher: Fetcher, source: SourceConfig) -> FetchResult:
-    try:
-        return await fetcher.fetch(source.url, headers=source.headers)
-    except FetchError as exc:
-        wall = detect_challenge(exc.status, exc.headers, exc.body) if exc.status else None
-        if wall is None:
-            raise
-        raise FetchError(
-            ErrorKind.BLOCKED, f"{wall} challenge page (HTTP {exc.status})", status=exc.status
-        ) from exc
-
-
 async def probe_source(fetcher: Fetcher, source: SourceConfig) -> ProbeResult:
     """Fetch and parse ``source`` once. Never raises for a source's failure: it is in the result."""
     base = ProbeResult(id=source.id, url=source.url, declared=source.language)
     status: int | None = None
     try:
-        result = await _fetch(fetcher, source)
+        result = await fetch_source(fetcher, source)
         status = result.status
-        parsed = await asyncio.to_thread(_parse, source, result)
+        parsed = await asyncio.to_thread(parse_body, source, result)
         languages = await asyncio.to_thread(_languages, source, parsed)
     except SourceError as exc:
         return _failed(base, exc.kind, exc.message, exc.status or status)
