@@ -201,7 +201,7 @@ def _article_values(article: Article) -> dict[str, object]:
     return values
 
 
-def _article_from(row: RowMapping) -> Article:
+def article_from_row(row: RowMapping) -> Article:
     values = {f.name: row[f.name] for f in fields(Article)}
     values.update(authors=tuple(row["authors"]), tags=tuple(row["tags"]), fetch=dict(row["fetch"]))
     return Article(**values)
@@ -415,7 +415,7 @@ class Store:
     def get_article(self, article_id: str) -> Article | None:
         with self._engine.connect() as conn:
             row = conn.execute(select(articles).where(articles.c.id == article_id)).mappings().first()
-        return None if row is None else _article_from(row)
+        return None if row is None else article_from_row(row)
 
     def list_articles(
         self,
@@ -434,7 +434,7 @@ class Store:
         if not include_duplicates:
             query = query.where(articles.c.duplicate_of.is_(None))
         with self._engine.connect() as conn:
-            return [_article_from(row) for row in conn.execute(query).mappings()]
+            return [article_from_row(row) for row in conn.execute(query).mappings()]
 
     def count_articles(self, source_id: str | None = None) -> int:
         query = select(func.count()).select_from(articles)

@@ -1,0 +1,226 @@
+"""The summarizer's reads and writes on the shared store (tables in ``summarizer/tables.py``).
+
+- ``pending``: stored articles not processed yet (no ``article_nlp`` row), oldest first, so a crash or a restart
+  resumes exactly where it stopped: an article's results are written in one transaction with its NLP row.
+- ``save``: one transaction per batch: NLP status, entity counts, mentions, the embedding under its model id,
+  the story membership, and the stories' rows.
+- ``embeddings``: stored vectors of one model (a model change means recompute: other models' rows are ignored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+
+from monitor.models import Article
+from monitor.store import Store, article_from_row
+from monitor.tables import articles
+from summarizer.entities import ArticleEntities
+from summarizer.tables import (
+    article_embeddings,
+    article_entities,
+    article_mentions,
+    article_nlp,
+    stories,
+    story_articles,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedArticle:
+    """Everything the summarizer computed for one article (or the error that stopped it)."""
+
+    article: Article
+    processed_at: datetime
+    entities: ArticleEntities | None = None
+    vector: bytes | None = None  # float32, from summarizer.embeddings.encode_vector
+    story_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRow:
+    id: str
+    first_seen: datetime
+    last_update: datetime
+    articles: int
+    sources: int
+    languages: tuple[str, ...]
+    headline: str | None
+    summary: Mapping[str, Any] | None
+    importance: float
+
+
+def _upsert(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    changed = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changed), list(rows))
+
+
+class NlpRepository:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def pending(self, limit: int) -> list[Article]:
+        """Articles without an NLP row, oldest first (first seen, then id: a stable order)."""
+        done = select(article_nlp.c.article_id)
+        query = (
+            select(articles)
+            .where(articles.c.id.not_in(done))
+            .order_by(articles.c.first_seen_at, articles.c.id)
+            .limit(limit)
+        )
+        with self.store.engine.connect() as conn:
+            return [article_from_row(row) for row in conn.execute(query).mappings()]
+
+    def embeddings(self, article_ids: Sequence[str], model_id: str) -> dict[str, bytes]:
+        query = select(article_embeddings.c.article_id, article_embeddings.c.vector).where(
+            article_embeddings.c.model_id == model_id, article_embeddings.c.article_id.in_(list(article_ids))
+        )
+        with self.store.engine.connect() as conn:
+            return {row.article_id: row.vector for row in conn.execute(query)}
+
+    def save(
+        self, results: Sequence[ProcessedArticle], story_rows: Sequence[StoryRow], model_id: str, dim: int
+    ) -> None:
+        """Write a batch and the stories it touched, in one transaction."""
+        with self.store.write_connection() as conn:
+            _upsert(conn, stories, [_story_values(s) for s in story_rows], ["id"])
+            for result in results:
+                self._save_one(conn, result, model_id, dim)
+
+    @staticmethod
+    def _save_one(conn: Connection, result: ProcessedArticle, model_id: str, dim: int) -> None:
+        aid = result.article.id
+        for table in (article_entities, article_mentions):
+            conn.execute(delete(table).where(table.c.article_id == aid))
+        if result.entities is not None:
+            counts = [
+                {
+                    "article_id": aid,
+                    "entity_key": k[:200],
+                    "count": n,
+                    "seen_at": result.article.first_seen_at,
+                }
+                for k, n in result.entities.counts.items()
+            ]
+            if counts:
+                conn.execute(article_entities.insert(), counts)
+            mentions = [
+                {
+                    "article_id": aid,
+                    "position": i,
+                    "text": m.text,
+                    "start": m.start,
+                    "end": m.end,
+                    "label": m.label,
+                    "entity_id": m.entity_id,
+                }
+                for i, m in enumerate(result.entities.mentions)
+            ]
+            if mentions:
+                conn.execute(article_mentions.insert(), mentions)
+        if result.vector is not None:
+            _upsert(
+                conn,
+                article_embeddings,
+                [{"article_id": aid, "model_id": model_id, "dim": dim, "vector": result.vector}],
+                ["article_id", "model_id"],
+            )
+        if result.story_id is not None:
+            _upsert(
+                conn,
+                story_articles,
+                [
+                    {
+                        "article_id": aid,
+                        "story_id": result.story_id,
+                        "is_duplicate": result.article.duplicate_of is not None,
+                        "added_at": result.processed_at,
+                    }
+                ],
+                ["article_id"],
+            )
+        _upsert(
+            conn,
+            article_nlp,
+            [
+                {
+                    "article_id": aid,
+                    "language": result.article.language,
+                    "status": "error" if result.error else "ok",
+                    "error": result.error,
+                    "processed_at": result.processed_at,
+                }
+            ],
+            ["article_id"],
+        )
+
+    def stories_since(self, since: datetime) -> list[StoryRow]:
+        query = (
+            select(stories)
+            .where(stories.c.last_update >= since, stories.c.merged_into.is_(None))
+            .order_by(stories.c.last_update.desc(), stories.c.id)
+        )
+        with self.store.engine.connect() as conn:
+            return [_story_from(row) for row in conn.execute(query).mappings()]
+
+    def story_members(self, story_id: str) -> list[tuple[Article, bool]]:
+        query = (
+            select(articles, story_articles.c.is_duplicate)
+            .join(story_articles, story_articles.c.article_id == articles.c.id)
+            .where(story_articles.c.story_id == story_id)
+            .order_by(articles.c.first_seen_at, articles.c.id)
+        )
+        with self.store.engine.connect() as conn:
+            return [
+                (article_from_row(row), bool(row["is_duplicate"])) for row in conn.execute(query).mappings()
+            ]
+
+    def entity_counts(self, since: datetime, until: datetime) -> dict[str, int]:
+        query = select(article_entities.c.entity_key, article_entities.c.count).where(
+            article_entities.c.seen_at >= since, article_entities.c.seen_at < until
+        )
+        totals: dict[str, int] = {}
+        with self.store.engine.connect() as conn:
+            for key, count in conn.execute(query).tuples():
+                totals[key] = totals.get(key, 0) + int(count)
+        return totals
+
+
+def _story_values(s: StoryRow) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "first_seen": s.first_seen,
+        "last_update": s.last_update,
+        "articles": s.articles,
+        "sources": s.sources,
+        "languages": list(s.languages),
+        "headline": s.headline,
+        "summary": dict(s.summary) if s.summary is not None else None,
+        "importance": s.importance,
+        "merged_into": None,
+    }
+
+
+def _story_from(row: RowMapping) -> StoryRow:
+    return StoryRow(
+        row["id"],
+        row["first_seen"],
+        row["last_update"],
+        row["articles"],
+        row["sources"],
+        tuple(row["languages"]),
+        row["headline"],
+        row["summary"],
+        row["importance"],
+    )
