@@ -6,6 +6,7 @@
     article_embeddings   (article, model id) -> float32 vector of ``dim`` values: a model change recomputes
     stories              one row per story: first seen, last update, counts, languages, headline, importance
     story_articles       article -> story (one story per article); duplicates flagged, not counted as sources
+    cluster_state        the online clusterer's state (JSON), saved with each batch so a restart goes on exactly
 
 Created by the hand-written migration ``monitor/migrations/versions/0002_summarizer.py``; a test checks that it
 matches this module exactly.
@@ -105,4 +106,12 @@ story_articles = Table(
     Column("story_id", String(STORY_ID_LENGTH), ForeignKey("stories.id"), nullable=False, index=True),
     Column("is_duplicate", Boolean, nullable=False, default=False),
     Column("added_at", UTCDateTime, nullable=False),
+)
+
+cluster_state = Table(
+    "cluster_state",
+    metadata,
+    Column("name", String(64), primary_key=True),  # "default": one clusterer per store
+    Column("state", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

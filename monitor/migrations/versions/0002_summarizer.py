@@ -1,5 +1,5 @@
 """The summarizer's tables: article_nlp, article_entities, article_mentions, article_embeddings, stories,
-story_articles.
+story_articles, cluster_state.
 
 Revision ID: 0002
 Revises: 0001
@@ -104,10 +104,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("article_id", name="pk_story_articles"),
     )
     op.create_index("ix_story_articles_story_id", "story_articles", ["story_id"])
+    op.create_table(
+        "cluster_state",
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("state", sa.JSON(), nullable=False),
+        _ts("updated_at"),
+        sa.PrimaryKeyConstraint("name", name="pk_cluster_state"),
+    )
 
 
 def downgrade() -> None:
     for table in (
+        "cluster_state",
         "story_articles",
         "stories",
         "article_embeddings",
