@@ -14,6 +14,7 @@ import click
 
 from monitor.cli import COMMANDS as MONITOR_COMMANDS
 from monitor.cli import poll_cmd, sources_option
+from summarizer.cli import COMMANDS as SUMMARIZER_COMMANDS
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 
@@ -50,7 +51,7 @@ def cli() -> None:
     """veille: watch agencies' and newsrooms' feeds and pages, in many languages."""
 
 
-for command in MONITOR_COMMANDS:
+for command in (*MONITOR_COMMANDS, *SUMMARIZER_COMMANDS):
     cli.add_command(command)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 
@@ -27,6 +27,7 @@ from summarizer.tables import (
     article_entities,
     article_mentions,
     article_nlp,
+    cluster_state,
     stories,
     story_articles,
 )
@@ -82,6 +83,13 @@ class NlpRepository:
         with self.store.engine.connect() as conn:
             return [article_from_row(row) for row in conn.execute(query).mappings()]
 
+    def articles(self, ids: Sequence[str]) -> list[Article]:
+        """The stored articles of ``ids``, in that order (missing ones left out)."""
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(select(articles).where(articles.c.id.in_(list(ids)))).mappings()
+            by_id = {row["id"]: article_from_row(row) for row in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
     def embeddings(self, article_ids: Sequence[str], model_id: str) -> dict[str, bytes]:
         query = select(article_embeddings.c.article_id, article_embeddings.c.vector).where(
             article_embeddings.c.model_id == model_id, article_embeddings.c.article_id.in_(list(article_ids))
@@ -90,13 +98,31 @@ class NlpRepository:
             return {row.article_id: row.vector for row in conn.execute(query)}
 
     def save(
-        self, results: Sequence[ProcessedArticle], story_rows: Sequence[StoryRow], model_id: str, dim: int
+        self,
+        results: Sequence[ProcessedArticle],
+        story_rows: Sequence[StoryRow],
+        model_id: str,
+        dim: int,
+        *,
+        clusterer: tuple[str, Mapping[str, Any], datetime] | None = None,
+        merged: Mapping[str, str] | None = None,
     ) -> None:
-        """Write a batch and the stories it touched, in one transaction."""
+        """Write a batch, the stories it touched and the clusterer's state (name, state, time): one transaction."""
         with self.store.write_connection() as conn:
+            if clusterer is not None:
+                name, state, when = clusterer
+                row = {"name": name, "state": dict(state), "updated_at": when}
+                _upsert(conn, cluster_state, [row], ["name"])
             _upsert(conn, stories, [_story_values(s) for s in story_rows], ["id"])
             for result in results:
                 self._save_one(conn, result, model_id, dim)
+            for old, into in (
+                merged or {}
+            ).items():  # stories that merged: members move, the old row points on
+                conn.execute(
+                    update(story_articles).where(story_articles.c.story_id == old).values(story_id=into)
+                )
+                conn.execute(update(stories).where(stories.c.id == old).values(merged_into=into))
 
     @staticmethod
     def _save_one(conn: Connection, result: ProcessedArticle, model_id: str, dim: int) -> None:
@@ -192,7 +218,7 @@ class NlpRepository:
         )
         totals: dict[str, int] = {}
         with self.store.engine.connect() as conn:
-            for key, count in conn.execute(query).tuples():
+            for key, count in conn.execute(query).all():
                 totals[key] = totals.get(key, 0) + int(count)
         return totals
 

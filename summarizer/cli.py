@@ -1,0 +1,322 @@
+"""The summarizer's commands: ``veille summarize``, ``veille stories list|show``, ``veille digest``, ``veille eval``.
+
+Same conventions as the monitor's commands: the store from ``DATABASE_URL``; ``--json`` prints JSON (Lines on
+lists); exit code 0 on success, 1 on a runtime failure, 2 on bad usage or configuration. Models load once per
+command, offline (``HF_HUB_OFFLINE=1``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from monitor.cli import handles_errors, json_option, load_settings, open_store, setup_logging
+from monitor.config import parse_duration
+from summarizer.digest import Digest, DigestSentence, StoryView, build_digest, parse_filter, trending
+from summarizer.repository import NlpRepository, StoryRow
+
+out = Console()
+err = Console(stderr=True)
+
+embedder_option = click.option(
+    "--embedder",
+    default=lambda: os.environ.get("VEILLE_EMBEDDER", "use"),
+    show_default="use",
+    help="Embedding model: use (multilingual USE) or st:<sentence-transformers name or path>.",
+)
+
+
+def _window(since: str) -> datetime:
+    try:
+        return datetime.now(UTC) - parse_duration(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(
+        json.dumps(
+            value, ensure_ascii=False, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)
+        )
+    )
+
+
+@click.command("summarize")
+@click.option("--batch", default=64, show_default=True, type=click.IntRange(1, 10000))
+@embedder_option
+@handles_errors
+def summarize_cmd(batch: int, embedder: str) -> None:
+    """Process the stored articles not processed yet: entities, embeddings, stories, summaries."""
+    setup_logging()
+    from summarizer.embeddings import load_embedder
+    from summarizer.entities import EntityExtractor
+    from summarizer.pipeline import Summarizer
+
+    with open_store(load_settings()) as store:
+        with err.status("loading models"):
+            engine = Summarizer(store, EntityExtractor(), load_embedder(embedder))
+        total = 0
+        while (done := engine.process_pending(batch)).articles:
+            total += done.articles
+            err.print(f"processed {total} articles ({done.errors} errors in the last batch)")
+    out.print(f"{total} articles processed")
+
+
+@click.group("stories")
+def stories_group() -> None:
+    """Look at the stories built from the articles."""
+
+
+def _row_json(s: StoryRow) -> dict[str, Any]:
+    return {**asdict(s), "languages": list(s.languages)}
+
+
+@stories_group.command("list")
+@click.option("--since", default="24h", show_default=True, help="Stories updated in the last 90m, 24h, 7d...")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+@json_option
+@handles_errors
+def stories_list(since: str, limit: int, as_json: bool) -> None:
+    """Stories updated recently, most important first."""
+    setup_logging()
+    with open_store(load_settings()) as store:
+        rows = NlpRepository(store).stories_since(_window(since))
+    rows = sorted(rows, key=lambda s: (-s.importance, s.id))[:limit]
+    if as_json:
+        for s in rows:
+            _echo_json(_row_json(s))
+        return
+    table = Table(title=f"{len(rows)} stories updated in the last {since}", header_style="bold")
+    for col in ("story", "updated", "sources", "languages", "importance", "headline"):
+        table.add_column(col, overflow="fold" if col == "headline" else "ellipsis")
+    for s in rows:
+        table.add_row(
+            s.id,
+            s.last_update.strftime("%Y-%m-%d %H:%M"),
+            str(s.sources),
+            ",".join(s.languages),
+            f"{s.importance:.2f}",
+            Text(s.headline or ""),
+        )
+    out.print(table)
+
+
+@stories_group.command("show")
+@click.argument("story_id")
+@json_option
+@handles_errors
+def stories_show(story_id: str, as_json: bool) -> None:
+    """One story: headline, summary with the source of each sentence, entities, articles."""
+    setup_logging()
+    with open_store(load_settings()) as store:
+        repo = NlpRepository(store)
+        rows = [s for s in repo.stories_since(datetime(1970, 1, 1, tzinfo=UTC)) if s.id == story_id]
+        if not rows:
+            raise click.BadParameter(f"no story {story_id!r}; see veille stories list", param_hint="STORY_ID")
+        members = repo.story_members(story_id)
+    story = rows[0]
+    if as_json:
+        _echo_json(
+            {
+                **_row_json(story),
+                "members": [
+                    {
+                        "id": a.id,
+                        "source_id": a.source_id,
+                        "title": a.title,
+                        "url": a.url,
+                        "language": a.language,
+                        "duplicate": dup,
+                    }
+                    for a, dup in members
+                ],
+            }
+        )
+        return
+    out.print(Text(story.headline or story.id, style="bold"))
+    summary = story.summary or {}
+    for sentence in summary.get("sentences", []):
+        out.print(Text(f"  • {sentence['text']}  [{sentence['article_id']}#{sentence['position']}]"))
+    out.print(Text(f"entities: {', '.join(summary.get('entities', []))}"))
+    out.print(
+        f"{story.sources} sources, {len(story.languages)} languages ({', '.join(story.languages)}), "
+        f"importance {story.importance:.2f}, first seen {story.first_seen:%Y-%m-%d %H:%M}, "
+        f"updated {story.last_update:%Y-%m-%d %H:%M}"
+    )
+    for article, dup in members:
+        out.print(
+            Text(
+                f"  - [{article.language or '?'}] {article.title} ({article.source_id})"
+                f"{' (copy)' if dup else ''}  {article.url}"
+            )
+        )
+
+
+def story_views(repo: NlpRepository, rows: list[StoryRow]) -> list[StoryView]:
+    views = []
+    for s in rows:
+        summary = s.summary or {}
+        members = repo.story_members(s.id)
+        urls = {a.id: a.url for a, _dup in members}
+        views.append(
+            StoryView(
+                story_id=s.id,
+                headline=s.headline or "",
+                sentences=tuple(
+                    DigestSentence(
+                        x["text"], x["article_id"], x["position"], x.get("lang"), urls.get(x["article_id"])
+                    )
+                    for x in summary.get("sentences", [])
+                ),
+                entities=tuple(summary.get("entities", [])),
+                languages=s.languages,
+                tags=frozenset(t for a, _dup in members for t in a.tags),
+                sources=s.sources,
+                articles=s.articles,
+                first_seen=s.first_seen,
+                last_update=s.last_update,
+                importance=s.importance,
+                text=" ".join(f"{a.title} {a.summary}" for a, _dup in members),
+                urls=tuple(urls.values()),
+            )
+        )
+    return views
+
+
+def print_digest(digest: Digest) -> None:
+    out.rule(
+        f"veille digest: {len(digest.stories)} stories, {digest.since:%Y-%m-%d %H:%M} to "
+        f"{digest.until:%Y-%m-%d %H:%M} UTC"
+    )
+    for n, story in enumerate(digest.stories, 1):
+        out.print(Text(f"{n}. {story.headline}", style="bold"))
+        for sentence in story.sentences:
+            out.print(Text(f"   {sentence.text}"))
+        out.print(
+            Text(
+                f"   {story.sources} sources · {', '.join(story.languages)} · "
+                f"{', '.join(story.entities[:5])} · importance {story.importance:.1f}",
+                style="dim",
+            )
+        )
+    if digest.trending:
+        out.print(
+            Text("trending: " + ", ".join(f"{t.key} {t.count} ({t.previous})" for t in digest.trending))
+        )
+
+
+@click.command("digest")
+@click.option("--since", default="24h", show_default=True, help="The window: 90m, 24h, 7d...")
+@click.option("--lang", default=None, help="Only stories told in this language (e.g. fr).")
+@click.option(
+    "--filter", "query", default="", help='e.g. europol "dark web" -football entity:isis tag:agency min:2'
+)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@json_option
+@handles_errors
+def digest_cmd(since: str, lang: str | None, query: str, limit: int, as_json: bool) -> None:
+    """Print a digest of the stories of the window that match the filter, most important first."""
+    setup_logging()
+    start, until = _window(since), datetime.now(UTC)
+    flt = parse_filter(f"{query} lang:{lang}" if lang else query)
+    with open_store(load_settings()) as store:
+        repo = NlpRepository(store)
+        views = story_views(repo, repo.stories_since(start))
+        now_counts = repo.entity_counts(start, until)
+        before = repo.entity_counts(start - (until - start), start)
+    digest = build_digest(
+        views, flt, since=start, until=until, limit=limit, trending_entities=trending(now_counts, before)
+    )
+    if as_json:
+        _echo_json(asdict(digest))
+    else:
+        print_digest(digest)
+
+
+@click.group("eval")
+def eval_group() -> None:
+    """Score clustering, entities and summaries on labelled files."""
+
+
+@eval_group.command("clustering")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@embedder_option
+@json_option
+@handles_errors
+def eval_clustering(path: Path, embedder: str, as_json: bool) -> None:
+    """Pairwise and BCubed precision/recall/F1 of the story clustering on a JSON Lines file."""
+    from summarizer.clustering import BASELINE_PARAMS, DEFAULT_PARAMS
+    from summarizer.clustering_eval import evaluate_clustering, load_clustering_file
+    from summarizer.embeddings import load_embedder
+    from summarizer.entities import EntityExtractor
+
+    setup_logging()
+    items = load_clustering_file(path)
+    extractor = EntityExtractor()
+
+    def entities(item: Any) -> frozenset[str]:
+        return extractor.extract(f"{item.title}\n\n{item.text}", item.lang).entity_ids
+
+    model = load_embedder(embedder)
+    ours = evaluate_clustering(items, model, entities, DEFAULT_PARAMS)
+    base = evaluate_clustering(items, model, None, BASELINE_PARAMS)
+    if as_json:
+        _echo_json({"file": str(path), "veille": asdict(ours), "baseline": asdict(base)})
+        return
+    for name, s in (("veille", ours), ("centroid baseline", base)):
+        out.print(
+            f"{name:>18}: pairwise P {s.pairwise.precision:.3f} R {s.pairwise.recall:.3f} "
+            f"F1 {s.pairwise.f1:.3f} | BCubed P {s.bcubed.precision:.3f} R {s.bcubed.recall:.3f} "
+            f"F1 {s.bcubed.f1:.3f} | {s.articles} articles, {s.gold_stories} gold, "
+            f"{s.predicted_stories} predicted stories"
+        )
+
+
+@eval_group.command("entities")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--lang", required=True, help="Language of the file (en, fr, ...).")
+@click.option("--limit", type=int, default=None, help="Only the first N sentences.")
+@json_option
+@handles_errors
+def eval_entities(path: Path, lang: str, limit: int | None, as_json: bool) -> None:
+    """Per-type precision/recall/F1 of entity extraction on a CoNLL-style file (token, IOB2 tag)."""
+    from summarizer.conll import evaluate_entities, format_entity_scores
+    from summarizer.entities import EntityExtractor
+
+    setup_logging()
+    scores = evaluate_entities(path, EntityExtractor(), lang, limit=limit)
+    if as_json:
+        _echo_json(asdict(scores))
+    else:
+        out.print(format_entity_scores(scores))
+
+
+@eval_group.command("summaries")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--lang", default="en", show_default=True, help="The wanted summary language.")
+@embedder_option
+@json_option
+@handles_errors
+def eval_summaries(path: Path, lang: str, embedder: str, as_json: bool) -> None:
+    """ROUGE-1/2/L of the extractive summaries against references, next to a lead-3 baseline."""
+    from summarizer.embeddings import load_embedder
+    from summarizer.rouge import evaluate_summaries, format_scores
+
+    setup_logging()
+    scores = evaluate_summaries(path, load_embedder(embedder).embed, lang)
+    if as_json:
+        _echo_json(asdict(scores))
+    else:
+        out.print(format_scores(scores))
+
+
+COMMANDS: tuple[click.Command, ...] = (summarize_cmd, stories_group, digest_cmd, eval_group)

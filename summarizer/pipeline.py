@@ -1,0 +1,186 @@
+"""The summarizer's recipe for the articles the monitor stored: one batch at a time, resumable.
+
+1. take the oldest pending articles (no NLP row yet) from the store;
+2. entities for each (spaCy + gazetteer), in one ``pipe`` call per language; an article that fails gets a
+   recorded error and goes on without entities;
+3. embeddings of title + opening text, in one batched call (a stored vector of the same model is reused);
+4. clustering, one article at a time, in publication order within the batch (deterministic); duplicates join
+   their original's story;
+5. for every story the batch touched: headline, extractive summary with provenance, importance;
+6. write it all, with the clusterer's state, in ONE transaction: a crash before the commit means the batch is
+   pending again and is redone the same way; after it, nothing is redone.
+
+CPU work is synchronous here; an asyncio caller runs ``process_pending`` with ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from monitor.models import Article
+from monitor.store import Store
+from summarizer.clustering import ClusterInput, ClusterParams, StoryClusterer, state_from_dict, state_to_dict
+from summarizer.embeddings import Embedder, decode_vector, embedding_text, encode_vector
+from summarizer.entities import ArticleEntities, EntityExtractor
+from summarizer.repository import NlpRepository, ProcessedArticle, StoryRow
+from summarizer.summaries import SummaryArticle, importance, summarize
+from summarizer.tables import cluster_state
+
+log = logging.getLogger(__name__)
+
+STATE_NAME = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCounts:
+    articles: int = 0
+    errors: int = 0
+    stories_touched: int = 0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Summarizer:
+    """Turns pending articles into stories in the store. Not thread-safe: one per process."""
+
+    def __init__(
+        self,
+        store: Store,
+        extractor: EntityExtractor,
+        embedder: Embedder,
+        *,
+        params: ClusterParams | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.repo = NlpRepository(store)
+        self.store = store
+        self.extractor = extractor
+        self.embedder = embedder
+        self.clock = clock
+        self.clusterer = StoryClusterer(params) if params else StoryClusterer()
+        self._load_state()
+
+    def _load_state(self) -> None:
+        with self.store.engine.connect() as conn:
+            row = conn.execute(
+                select(cluster_state.c.state).where(cluster_state.c.name == STATE_NAME)
+            ).first()
+        if row is not None:
+            self.clusterer.restore(state_from_dict(row.state))
+
+    def process_pending(self, batch_size: int = 64) -> BatchCounts:
+        """Process one batch; returns what it did (0 articles: nothing was pending)."""
+        pending = self.repo.pending(batch_size)
+        if not pending:
+            return BatchCounts()
+        now = self.clock()
+        entities = self._entities(pending)
+        vectors = self._vectors(pending)
+        results: list[ProcessedArticle] = []
+        touched: set[str] = set()
+        # The clusterer's clock follows publication times: within a batch, feed articles in that order.
+        for article in sorted(pending, key=lambda a: (a.published_at, a.id)):
+            found, error = entities[article.id]
+            story = self.clusterer.add(
+                ClusterInput(
+                    article.id,
+                    vectors[article.id],
+                    found.entity_ids,
+                    article.published_at,
+                    article.duplicate_of,
+                )
+            )
+            touched.add(story)
+            results.append(
+                ProcessedArticle(article, now, found, encode_vector(vectors[article.id]), story, error)
+            )
+        rows = [self._story_row(sid) for sid in sorted({self.clusterer.resolve(s) for s in touched})]
+        snapshot = self.clusterer.snapshot()
+        merged = {old: self.clusterer.resolve(old) for old, _into in snapshot.aliases}
+        state = state_to_dict(snapshot)
+        self.repo.save(
+            results,
+            rows,
+            self.embedder.model_id,
+            self.embedder.dim,
+            clusterer=(STATE_NAME, state, now),
+            merged=merged,
+        )
+        errors = sum(1 for r in results if r.error)
+        return BatchCounts(len(results), errors, len(rows))
+
+    def process_all(self, batch_size: int = 64) -> BatchCounts:
+        total = BatchCounts()
+        while (done := self.process_pending(batch_size)).articles:
+            total = BatchCounts(
+                total.articles + done.articles,
+                total.errors + done.errors,
+                total.stories_touched + done.stories_touched,
+            )
+        return total
+
+    def _entities(self, batch: Sequence[Article]) -> dict[str, tuple[ArticleEntities, str | None]]:
+        """Entities per article; an article the extractor failed on carries its note as the recorded error."""
+        found = self.extractor.extract_many([(f"{a.title}\n\n{a.text}", a.language) for a in batch])
+        return {a.id: (e, _failure(e)) for a, e in zip(batch, found, strict=True)}
+
+    def _vectors(self, batch: Sequence[Article]) -> dict[str, tuple[float, ...]]:
+        stored = self.repo.embeddings([a.id for a in batch], self.embedder.model_id)
+        vectors = {aid: tuple(decode_vector(data, self.embedder.dim)) for aid, data in stored.items()}
+        missing = [a for a in batch if a.id not in vectors]
+        if missing:
+            computed = self.embedder.embed([embedding_text(a.title, a.text) for a in missing])
+            vectors.update({a.id: tuple(v) for a, v in zip(missing, computed, strict=True)})
+        return vectors
+
+    def _story_row(self, story_id: str) -> StoryRow:
+        state = self.clusterer.story(story_id)
+        members = self._members(state.articles, set(state.duplicates))
+        summary = summarize(members, self.embedder.embed)
+        gazetteer = self.extractor.gazetteer
+        agencies = sum(1 for key, _n in state.entities if (e := gazetteer.get(key)) and e.type == "agency")
+        hours = max((state.last_seen - state.first_seen).total_seconds() / 3600, 1.0)
+        score = importance(summary, agencies=agencies, growth_per_hour=len(state.articles) / hours)
+        return StoryRow(
+            id=story_id,
+            first_seen=state.first_seen,
+            last_update=state.last_seen,
+            articles=len(state.articles),
+            sources=summary.sources,
+            languages=summary.languages,
+            headline=summary.headline,
+            summary={
+                "headline_article_id": summary.headline_article_id,
+                "sentences": [
+                    {"text": s.text, "article_id": s.article_id, "position": s.position, "lang": s.lang}
+                    for s in summary.sentences
+                ],
+                "entities": [key for key, _n in sorted(state.entities, key=lambda kv: (-kv[1], kv[0]))[:10]],
+            },
+            importance=score,
+        )
+
+    def _members(self, article_ids: Sequence[str], duplicates: set[str]) -> list[SummaryArticle]:
+        by_id = {a.id: a for a in self._articles(article_ids)}
+        return [
+            SummaryArticle(
+                a.id, a.language or "und", a.title, a.text, a.published_at, a.source_id, a.id in duplicates
+            )
+            for aid in article_ids
+            if (a := by_id.get(aid))
+        ]
+
+    def _articles(self, ids: Sequence[str]) -> list[Article]:
+        return self.repo.articles(ids)
+
+
+def _failure(found: ArticleEntities) -> str | None:
+    failed = [note for note in found.notes if "fail" in note.lower() or "error" in note.lower()]
+    return "; ".join(failed)[:500] or None

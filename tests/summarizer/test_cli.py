@@ -1,0 +1,59 @@
+"""The summarizer's commands as a user runs them: a subprocess on a real store with the real models."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from monitor.store import Store
+from tests.conftest import ROOT
+from tests.summarizer.test_pipeline import SET, load_set
+
+
+def veille(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tests.guarded_run", *args],
+        cwd=cwd,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_summarize_stories_digest_and_eval(sqlite_url: str, tmp_path: Path) -> None:
+    rows = [json.loads(line) for line in SET.read_text().splitlines() if line.strip()]
+    with Store.open(sqlite_url) as store:
+        gold = load_set(store, rows)
+    env = dict(os.environ, DATABASE_URL=sqlite_url, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", COLUMNS="200")
+
+    done = veille(["summarize"], env, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{len(gold)} articles processed" in done.stdout
+
+    listed = veille(["stories", "list", "--since", "36500d", "--limit", "100", "--json"], env, tmp_path)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    stories = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert len(stories) == len(set(gold.values()))  # one story per event of the set
+    assert all(s["headline"] and s["sources"] >= 3 for s in stories)
+
+    digest = veille(["digest", "--since", "36500d", "--filter", "entity:isis", "--json"], env, tmp_path)
+    assert digest.returncode == 0, digest.stderr[-2000:]
+    picked = json.loads(digest.stdout)["stories"]
+    assert picked and all("isis" in s["entities"] for s in picked)
+    assert [s["importance"] for s in picked] == sorted((s["importance"] for s in picked), reverse=True)
+
+    fr = veille(["digest", "--since", "36500d", "--lang", "fr"], env, tmp_path)
+    assert fr.returncode == 0 and "veille digest" in fr.stdout
+
+    scores = veille(["eval", "clustering", str(SET), "--json"], env, tmp_path)
+    assert scores.returncode == 0, scores.stderr[-2000:]
+    result = json.loads(scores.stdout)
+    assert result["veille"]["bcubed"]["f1"] > result["baseline"]["bcubed"]["f1"]
+
+    bad = veille(["digest", "--since", "soon"], env, tmp_path)
+    assert bad.returncode == 2 and "--since" in bad.stderr
