@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -24,6 +24,9 @@ from monitor.config import parse_duration
 from summarizer.digest import Digest, DigestSentence, StoryView, build_digest, parse_filter, trending
 from summarizer.repository import NlpRepository, StoryRow
 
+if TYPE_CHECKING:
+    from summarizer.entities import EntityExtractor
+
 out = Console()
 err = Console(stderr=True)
 
@@ -33,6 +36,24 @@ embedder_option = click.option(
     show_default="use",
     help="Embedding model: use (multilingual USE) or st:<sentence-transformers name or path>.",
 )
+
+
+entities_option = click.option(
+    "--entities",
+    "entities_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=lambda: os.environ.get("VEILLE_ENTITIES") or None,
+    help="Your own entities file (same format as summarizer/data/entities.yaml), merged over the packaged one; "
+    "default: $VEILLE_ENTITIES.",
+)
+
+
+def make_extractor(entities_path: Path | None) -> EntityExtractor:
+    """The entity extractor on the packaged gazetteer, plus the user's file when given."""
+    from summarizer.entities import EntityExtractor
+    from summarizer.gazetteer import load_gazetteer
+
+    return EntityExtractor(load_gazetteer(entities_path)) if entities_path else EntityExtractor()
 
 
 def _window(since: str) -> datetime:
@@ -53,17 +74,17 @@ def _echo_json(value: Any) -> None:
 @click.command("summarize")
 @click.option("--batch", default=64, show_default=True, type=click.IntRange(1, 10000))
 @embedder_option
+@entities_option
 @handles_errors
-def summarize_cmd(batch: int, embedder: str) -> None:
+def summarize_cmd(batch: int, embedder: str, entities_path: Path | None) -> None:
     """Process the stored articles not processed yet: entities, embeddings, stories, summaries."""
     setup_logging()
     from summarizer.embeddings import load_embedder
-    from summarizer.entities import EntityExtractor
     from summarizer.pipeline import Summarizer
 
     with open_store(load_settings()) as store:
         with err.status("loading models"):
-            engine = Summarizer(store, EntityExtractor(), load_embedder(embedder))
+            engine = Summarizer(store, make_extractor(entities_path), load_embedder(embedder))
         total = 0
         while (done := engine.process_pending(batch)).articles:
             total += done.articles
@@ -192,6 +213,32 @@ def story_views(repo: NlpRepository, rows: list[StoryRow]) -> list[StoryView]:
     return views
 
 
+def in_language(digest: Digest, repo: NlpRepository, lang: str, embedder: str) -> Digest:
+    """The digest with each story's headline and summary re-chosen for a reader of ``lang``."""
+    from summarizer.embeddings import load_embedder
+    from summarizer.summaries import SummaryArticle, summarize
+
+    embed = load_embedder(embedder).embed
+    stories = []
+    for view in digest.stories:
+        stored = repo.story_members(view.story_id)
+        if not stored:
+            stories.append(view)
+            continue
+        members = [
+            SummaryArticle(a.id, a.language or "und", a.title, a.text, a.published_at, a.source_id, dup)
+            for a, dup in stored
+        ]
+        summary = summarize(members, embed, lang=lang)
+        urls = {a.id: a.url for a, _dup in stored}
+        sentences = tuple(
+            DigestSentence(x.text, x.article_id, x.position, x.lang, urls.get(x.article_id))
+            for x in summary.sentences
+        )
+        stories.append(replace(view, headline=summary.headline, sentences=sentences))
+    return replace(digest, stories=tuple(stories))
+
+
 def print_digest(digest: Digest) -> None:
     out.rule(
         f"veille digest: {len(digest.stories)} stories, {digest.since:%Y-%m-%d %H:%M} to "
@@ -216,26 +263,34 @@ def print_digest(digest: Digest) -> None:
 
 @click.command("digest")
 @click.option("--since", default="24h", show_default=True, help="The window: 90m, 24h, 7d...")
-@click.option("--lang", default=None, help="Only stories told in this language (e.g. fr).")
+@click.option(
+    "--lang",
+    default=None,
+    help="The reader's language (e.g. fr): headlines and sentences in it where a "
+    "story has it. To keep only stories told in a language, use --filter lang:fr.",
+)
 @click.option(
     "--filter", "query", default="", help='e.g. europol "dark web" -football entity:isis tag:agency min:2'
 )
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@embedder_option
 @json_option
 @handles_errors
-def digest_cmd(since: str, lang: str | None, query: str, limit: int, as_json: bool) -> None:
+def digest_cmd(since: str, lang: str | None, query: str, limit: int, embedder: str, as_json: bool) -> None:
     """Print a digest of the stories of the window that match the filter, most important first."""
     setup_logging()
     start, until = _window(since), datetime.now(UTC)
-    flt = parse_filter(f"{query} lang:{lang}" if lang else query)
+    flt = parse_filter(query)
     with open_store(load_settings()) as store:
         repo = NlpRepository(store)
         views = story_views(repo, repo.stories_since(start))
         now_counts = repo.entity_counts(start, until)
         before = repo.entity_counts(start - (until - start), start)
-    digest = build_digest(
-        views, flt, since=start, until=until, limit=limit, trending_entities=trending(now_counts, before)
-    )
+        digest = build_digest(
+            views, flt, since=start, until=until, limit=limit, trending_entities=trending(now_counts, before)
+        )
+        if lang:
+            digest = in_language(digest, repo, lang, embedder)
     if as_json:
         _echo_json(asdict(digest))
     else:
@@ -250,18 +305,18 @@ def eval_group() -> None:
 @eval_group.command("clustering")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @embedder_option
+@entities_option
 @json_option
 @handles_errors
-def eval_clustering(path: Path, embedder: str, as_json: bool) -> None:
+def eval_clustering(path: Path, embedder: str, entities_path: Path | None, as_json: bool) -> None:
     """Pairwise and BCubed precision/recall/F1 of the story clustering on a JSON Lines file."""
     from summarizer.clustering import BASELINE_PARAMS, DEFAULT_PARAMS
     from summarizer.clustering_eval import evaluate_clustering, load_clustering_file
     from summarizer.embeddings import load_embedder
-    from summarizer.entities import EntityExtractor
 
     setup_logging()
     items = load_clustering_file(path)
-    extractor = EntityExtractor()
+    extractor = make_extractor(entities_path)
 
     def entities(item: Any) -> frozenset[str]:
         return extractor.extract(f"{item.title}\n\n{item.text}", item.lang).entity_ids
@@ -285,15 +340,17 @@ def eval_clustering(path: Path, embedder: str, as_json: bool) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--lang", required=True, help="Language of the file (en, fr, ...).")
 @click.option("--limit", type=int, default=None, help="Only the first N sentences.")
+@entities_option
 @json_option
 @handles_errors
-def eval_entities(path: Path, lang: str, limit: int | None, as_json: bool) -> None:
+def eval_entities(
+    path: Path, lang: str, limit: int | None, entities_path: Path | None, as_json: bool
+) -> None:
     """Per-type precision/recall/F1 of entity extraction on a CoNLL-style file (token, IOB2 tag)."""
     from summarizer.conll import evaluate_entities, format_entity_scores
-    from summarizer.entities import EntityExtractor
 
     setup_logging()
-    scores = evaluate_entities(path, EntityExtractor(), lang, limit=limit)
+    scores = evaluate_entities(path, make_extractor(entities_path), lang, limit=limit)
     if as_json:
         _echo_json(asdict(scores))
     else:

@@ -47,13 +47,25 @@ def test_summarize_stories_digest_and_eval(sqlite_url: str, tmp_path: Path) -> N
     assert picked and all("isis" in s["entities"] for s in picked)
     assert [s["importance"] for s in picked] == sorted((s["importance"] for s in picked), reverse=True)
 
-    fr = veille(["digest", "--since", "36500d", "--lang", "fr"], env, tmp_path)
-    assert fr.returncode == 0 and "veille digest" in fr.stdout
+    fr = veille(["digest", "--since", "36500d", "--lang", "fr", "--json"], env, tmp_path)
+    assert fr.returncode == 0, fr.stderr[-2000:]
+    told_in_fr = [s for s in json.loads(fr.stdout)["stories"] if "fr" in s["languages"]]
+    bad = [
+        (s["headline"], [x["lang"] for x in s["sentences"]])
+        for s in told_in_fr
+        if not any(x["lang"] == "fr" for x in s["sentences"])
+    ]
+    assert told_in_fr and not bad, bad
+    assert len(json.loads(fr.stdout)["stories"]) == len(
+        stories
+    )  # --lang: the reader's language, not a filter
+    text = veille(["digest", "--since", "36500d"], env, tmp_path)
+    assert text.returncode == 0 and "veille digest" in text.stdout
 
     scores = veille(["eval", "clustering", str(SET), "--json"], env, tmp_path)
     assert scores.returncode == 0, scores.stderr[-2000:]
     result = json.loads(scores.stdout)
     assert result["veille"]["bcubed"]["f1"] > result["baseline"]["bcubed"]["f1"]
 
-    bad = veille(["digest", "--since", "soon"], env, tmp_path)
-    assert bad.returncode == 2 and "--since" in bad.stderr
+    wrong = veille(["digest", "--since", "soon"], env, tmp_path)
+    assert wrong.returncode == 2 and "--since" in wrong.stderr
