@@ -33,7 +33,10 @@ from summarizer.tables import cluster_state
 
 log = logging.getLogger(__name__)
 
-STATE_NAME = "default"
+
+def state_name(model_id: str) -> str:
+    """One clusterer state per embedding model: centroids of one model mean nothing in another's space."""
+    return f"default:{model_id}"[:64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +73,16 @@ class Summarizer:
     def _load_state(self) -> None:
         with self.store.engine.connect() as conn:
             row = conn.execute(
-                select(cluster_state.c.state).where(cluster_state.c.name == STATE_NAME)
+                select(cluster_state.c.state).where(
+                    cluster_state.c.name == state_name(self.embedder.model_id)
+                )
             ).first()
         if row is not None:
             self.clusterer.restore(state_from_dict(row.state))
 
     def process_pending(self, batch_size: int = 64) -> BatchCounts:
         """Process one batch; returns what it did (0 articles: nothing was pending)."""
-        pending = self.repo.pending(batch_size)
+        pending = self.repo.pending(batch_size, self.embedder.model_id)
         if not pending:
             return BatchCounts()
         now = self.clock()
@@ -110,7 +115,7 @@ class Summarizer:
             rows,
             self.embedder.model_id,
             self.embedder.dim,
-            clusterer=(STATE_NAME, state, now),
+            clusterer=(state_name(self.embedder.model_id), state, now),
             merged=merged,
         )
         errors = sum(1 for r in results if r.error)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 
@@ -71,12 +71,14 @@ class NlpRepository:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def pending(self, limit: int) -> list[Article]:
-        """Articles without an NLP row, oldest first (first seen, then id: a stable order)."""
+    def pending(self, limit: int, model_id: str) -> list[Article]:
+        """Articles not processed yet, or processed with another embedding model (a model change recomputes),
+        oldest first (first seen, then id: a stable order)."""
         done = select(article_nlp.c.article_id)
+        current = select(article_embeddings.c.article_id).where(article_embeddings.c.model_id == model_id)
         query = (
             select(articles)
-            .where(articles.c.id.not_in(done))
+            .where(or_(articles.c.id.not_in(done), articles.c.id.not_in(current)))
             .order_by(articles.c.first_seen_at, articles.c.id)
             .limit(limit)
         )

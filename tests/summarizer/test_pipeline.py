@@ -4,7 +4,7 @@ resumable after a restart, bad articles recorded without stopping the batch."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -116,3 +116,31 @@ def test_bad_articles_are_recorded_and_the_batch_goes_on(
     with store.engine.connect() as conn:
         statuses = dict(conn.execute(select(article_nlp.c.article_id, article_nlp.c.status)).all())
     assert set(statuses) == {a.id for a in articles}
+
+
+class RenamedModel:
+    """The same vectors under another model id: stands for swapping the embedding model."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.model_id = "test:renamed-model"
+        self.dim = inner.dim
+
+    def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
+        return self.inner.embed(texts)
+
+
+def test_a_model_change_recomputes(store: Store, embedder: Embedder, extractor: EntityExtractor) -> None:
+    rows = [json.loads(line) for line in SET.read_text().splitlines() if line.strip()][:20]
+    load_set(store, rows)
+    assert Summarizer(store, extractor, embedder).process_all().articles == 20
+    assert Summarizer(store, extractor, embedder).process_all().articles == 0
+    other = RenamedModel(embedder)
+    assert Summarizer(store, extractor, other).process_all().articles == 20  # every article, again
+    assert Summarizer(store, extractor, other).process_all().articles == 0
+    repo = NlpRepository(store)
+    ids = [
+        a.id
+        for a, _ in (m for s in repo.stories_since(NOW.replace(year=2000)) for m in repo.story_members(s.id))
+    ]
+    assert len(repo.embeddings(ids, other.model_id)) == len(repo.embeddings(ids, embedder.model_id)) == 20
