@@ -107,6 +107,8 @@ class Summarizer:
                 ProcessedArticle(article, now, found, encode_vector(vectors[article.id]), story, error)
             )
         rows = [self._story_row(sid) for sid in sorted({self.clusterer.resolve(s) for s in touched})]
+        # Closed stories are complete in the store: the clusterer forgets them, so its saved state stays small.
+        self.clusterer.drop_closed()
         snapshot = self.clusterer.snapshot()
         merged = {old: self.clusterer.resolve(old) for old, _into in snapshot.aliases}
         state = state_to_dict(snapshot)
