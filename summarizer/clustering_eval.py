@@ -39,6 +39,7 @@ from pathlib import Path
 
 from summarizer.clustering import DEFAULT_PARAMS, ClusterInput, ClusterParams, StoryClusterer
 from summarizer.embeddings import Embedder, Vector, embedding_text
+from summarizer.metrics import PRF, prf
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +55,6 @@ class ClusteringItem:
 
 
 @dataclass(frozen=True, slots=True)
-class PRF:
-    precision: float
-    recall: float
-    f1: float
-
-
-@dataclass(frozen=True, slots=True)
 class ClusteringScores:
     pairwise: PRF
     bcubed: PRF
@@ -70,11 +64,6 @@ class ClusteringScores:
 
 
 Extractor = Callable[[ClusteringItem], frozenset[str]]
-
-
-def _prf(precision: float, recall: float) -> PRF:
-    total = precision + recall
-    return PRF(precision, recall, 2 * precision * recall / total if total else 0.0)
 
 
 def _cells(
@@ -97,17 +86,17 @@ def pairwise_scores(gold: Mapping[str, str], predicted: Mapping[str, str]) -> PR
     predicted_pairs, gold_pairs = pairs(predicted_sizes.values()), pairs(gold_sizes.values())
     precision = together / predicted_pairs if predicted_pairs else 1.0
     recall = together / gold_pairs if gold_pairs else 1.0
-    return _prf(precision, recall)
+    return prf(precision, recall)
 
 
 def bcubed_scores(gold: Mapping[str, str], predicted: Mapping[str, str]) -> PRF:
     """BCubed precision/recall/F1 between two labellings of the same articles."""
     gold_sizes, predicted_sizes, cells = _cells(gold, predicted)
     if not cells:
-        return _prf(1.0, 1.0)
+        return prf(1.0, 1.0)
     precision = sum(n * n / predicted_sizes[p] for (_, p), n in cells.items()) / len(gold)
     recall = sum(n * n / gold_sizes[g] for (g, _), n in cells.items()) / len(gold)
-    return _prf(precision, recall)
+    return prf(precision, recall)
 
 
 def _aware(value: str) -> datetime:

@@ -32,17 +32,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from summarizer.metrics import PRF, prf
 from summarizer.summaries import EmbedFn, SummaryArticle, lead3, summarize
 
 # Articles of the evaluation files carry no dates: they get these, one minute apart, in file order.
 _EVAL_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class RougeScore:
-    precision: float
-    recall: float
-    f1: float
+RougeScore = PRF  # one ROUGE-n or ROUGE-L score
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +86,7 @@ def tokenize(text: str) -> list[str]:
 def _score(overlap: int, candidate_total: int, reference_total: int) -> RougeScore:
     if overlap == 0 or candidate_total == 0 or reference_total == 0:
         return RougeScore(0.0, 0.0, 0.0)
-    precision = overlap / candidate_total
-    recall = overlap / reference_total
-    return RougeScore(precision, recall, 2 * precision * recall / (precision + recall))
+    return prf(overlap / candidate_total, overlap / reference_total)
 
 
 def _ngrams(tokens: Sequence[str], n: int) -> Counter[tuple[str, ...]]:
