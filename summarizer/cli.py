@@ -140,11 +140,10 @@ def stories_show(story_id: str, as_json: bool) -> None:
     setup_logging()
     with open_store(load_settings()) as store:
         repo = NlpRepository(store)
-        rows = [s for s in repo.stories_since(datetime(1970, 1, 1, tzinfo=UTC)) if s.id == story_id]
-        if not rows:
+        story = repo.story(story_id)
+        if story is None:
             raise click.BadParameter(f"no story {story_id!r}; see veille stories list", param_hint="STORY_ID")
-        members = repo.story_members(story_id)
-    story = rows[0]
+        members = repo.story_members(story.id)
     if as_json:
         _echo_json(
             {

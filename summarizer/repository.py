@@ -202,6 +202,16 @@ class NlpRepository:
         with self.store.engine.connect() as conn:
             return [_story_from(row) for row in conn.execute(query).mappings()]
 
+    def story(self, story_id: str) -> StoryRow | None:
+        """One story by id; a story merged into another gives the one it was merged into."""
+        with self.store.engine.connect() as conn:
+            for _hop in range(16):  # merges chain at most a few times; the bound only guards against a cycle
+                row = conn.execute(select(stories).where(stories.c.id == story_id)).mappings().first()
+                if row is None or row["merged_into"] is None:
+                    return None if row is None else _story_from(row)
+                story_id = row["merged_into"]
+        return None
+
     def story_members(self, story_id: str) -> list[tuple[Article, bool]]:
         query = (
             select(articles, story_articles.c.is_duplicate)

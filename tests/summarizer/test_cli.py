@@ -41,6 +41,13 @@ def test_summarize_stories_digest_and_eval(sqlite_url: str, tmp_path: Path) -> N
     assert len(stories) == len(set(gold.values()))  # one story per event of the set
     assert all(s["headline"] and s["sources"] >= 3 for s in stories)
 
+    shown = veille(["stories", "show", stories[0]["id"], "--json"], env, tmp_path)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    story = json.loads(shown.stdout)
+    assert story["id"] == stories[0]["id"] and len(story["members"]) == stories[0]["articles"]
+    missing = veille(["stories", "show", "s-nope"], env, tmp_path)
+    assert missing.returncode == 2 and "no story" in missing.stderr
+
     digest = veille(["digest", "--since", "36500d", "--filter", "entity:isis", "--json"], env, tmp_path)
     assert digest.returncode == 0, digest.stderr[-2000:]
     picked = json.loads(digest.stdout)["stories"]
