@@ -25,7 +25,11 @@ PY = BIN / "python"
 
 def _sh(*args: str | Path, env: dict[str, str] | None = None) -> None:
     print("+", " ".join(str(a) for a in args), flush=True)
-    code = subprocess.call([str(a) for a in args], cwd=ROOT, env=env)  # noqa: S603 - our own fixed commands
+    proc = subprocess.Popen([str(a) for a in args], cwd=ROOT, env=env)  # noqa: S603 - our own fixed commands
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached the child too: let it stop cleanly, then leave with its code
+        code = proc.wait()
     if code:
         sys.exit(code)
 
