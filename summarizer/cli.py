@@ -21,7 +21,7 @@ from rich.text import Text
 
 from monitor.cli import handles_errors, json_option, load_settings, open_store, setup_logging
 from monitor.config import parse_duration
-from summarizer.digest import Digest, DigestSentence, StoryView, build_digest, parse_filter, trending
+from summarizer.digest import Digest, build_digest, localize, parse_filter, trending
 from summarizer.repository import NlpRepository, StoryRow
 
 if TYPE_CHECKING:
@@ -181,63 +181,6 @@ def stories_show(story_id: str, as_json: bool) -> None:
         )
 
 
-def story_views(repo: NlpRepository, rows: list[StoryRow]) -> list[StoryView]:
-    views = []
-    for s in rows:
-        summary = s.summary or {}
-        members = repo.story_members(s.id)
-        urls = {a.id: a.url for a, _dup in members}
-        views.append(
-            StoryView(
-                story_id=s.id,
-                headline=s.headline or "",
-                sentences=tuple(
-                    DigestSentence(
-                        x["text"], x["article_id"], x["position"], x.get("lang"), urls.get(x["article_id"])
-                    )
-                    for x in summary.get("sentences", [])
-                ),
-                entities=tuple(summary.get("entities", [])),
-                languages=s.languages,
-                tags=frozenset(t for a, _dup in members for t in a.tags),
-                sources=s.sources,
-                articles=s.articles,
-                first_seen=s.first_seen,
-                last_update=s.last_update,
-                importance=s.importance,
-                text=" ".join(f"{a.title} {a.summary}" for a, _dup in members),
-                urls=tuple(urls.values()),
-            )
-        )
-    return views
-
-
-def in_language(digest: Digest, repo: NlpRepository, lang: str, embedder: str) -> Digest:
-    """The digest with each story's headline and summary re-chosen for a reader of ``lang``."""
-    from summarizer.embeddings import load_embedder
-    from summarizer.summaries import SummaryArticle, summarize
-
-    embed = load_embedder(embedder).embed
-    stories = []
-    for view in digest.stories:
-        stored = repo.story_members(view.story_id)
-        if not stored:
-            stories.append(view)
-            continue
-        members = [
-            SummaryArticle(a.id, a.language or "und", a.title, a.text, a.published_at, a.source_id, dup)
-            for a, dup in stored
-        ]
-        summary = summarize(members, embed, lang=lang)
-        urls = {a.id: a.url for a, _dup in stored}
-        sentences = tuple(
-            DigestSentence(x.text, x.article_id, x.position, x.lang, urls.get(x.article_id))
-            for x in summary.sentences
-        )
-        stories.append(replace(view, headline=summary.headline, sentences=sentences))
-    return replace(digest, stories=tuple(stories))
-
-
 def print_digest(digest: Digest) -> None:
     out.rule(
         f"veille digest: {len(digest.stories)} stories, {digest.since:%Y-%m-%d %H:%M} to "
@@ -272,24 +215,23 @@ def print_digest(digest: Digest) -> None:
     "--filter", "query", default="", help='e.g. europol "dark web" -football entity:isis tag:agency min:2'
 )
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
-@embedder_option
 @json_option
 @handles_errors
-def digest_cmd(since: str, lang: str | None, query: str, limit: int, embedder: str, as_json: bool) -> None:
+def digest_cmd(since: str, lang: str | None, query: str, limit: int, as_json: bool) -> None:
     """Print a digest of the stories of the window that match the filter, most important first."""
     setup_logging()
     start, until = _window(since), datetime.now(UTC)
     flt = parse_filter(query)
     with open_store(load_settings()) as store:
         repo = NlpRepository(store)
-        views = story_views(repo, repo.stories_since(start))
+        views = repo.story_views(repo.stories_since(start))
         now_counts = repo.entity_counts(start, until)
         before = repo.entity_counts(start - (until - start), start)
         digest = build_digest(
             views, flt, since=start, until=until, limit=limit, trending_entities=trending(now_counts, before)
         )
         if lang:
-            digest = in_language(digest, repo, lang, embedder)
+            digest = replace(digest, stories=tuple(localize(s, lang) for s in digest.stories))
     if as_json:
         _echo_json(asdict(digest))
     else:

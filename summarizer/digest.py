@@ -11,7 +11,8 @@
 3. ``build_digest`` keeps the matching stories, orders them by importance (then recency, then id, so the order
    is stable), and returns a ``Digest`` value: no rendering, no language choice beyond what the caller asked; the
    bot renders it.
-4. ``trending`` compares entity mention counts of a window with the previous window of the same length.
+4. ``localize`` picks the headline and summary stored for the reader's language, when the story has one.
+5. ``trending`` compares entity mention counts of a window with the previous window of the same length.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import shlex
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from monitor.errors import ConfigError
@@ -45,6 +46,16 @@ class DigestSentence:
 
 
 @dataclass(frozen=True, slots=True)
+class StoryVariant:
+    """The headline and summary a reader of ``lang`` gets for a story told in several languages."""
+
+    lang: str
+    headline: str
+    headline_lang: str | None
+    sentences: tuple[DigestSentence, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class StoryView:
     """A story as a digest sees it (loaded from the store by the caller)."""
 
@@ -61,6 +72,11 @@ class StoryView:
     importance: float
     text: str = ""  # titles and summaries of the story's articles, for keyword matching
     urls: tuple[str, ...] = ()
+    headline_lang: str | None = None  # the language of the headline's article
+    variants: tuple[StoryVariant, ...] = ()  # per reader language, when the story has several
+    sources_list: tuple[
+        tuple[str, str], ...
+    ] = ()  # (source id, url) of the story's articles, first seen first
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +167,20 @@ def build_digest(
     kept = [s for s in stories if since <= s.last_update < until and matches(s, flt)]
     kept.sort(key=lambda s: (-s.importance, -s.last_update.timestamp(), s.story_id))
     return Digest(since, until, flt, tuple(kept[:limit] if limit else kept), tuple(trending_entities))
+
+
+def localize(story: StoryView, lang: str | None) -> StoryView:
+    """The story as a reader of ``lang`` sees it: its headline and summary in that language when the story has
+    it (a stored variant), else unchanged (the caller marks the original language with ``headline_lang``)."""
+    for variant in story.variants:
+        if lang and variant.lang == lang.lower():
+            return replace(
+                story,
+                headline=variant.headline,
+                headline_lang=variant.headline_lang,
+                sentences=variant.sentences,
+            )
+    return story
 
 
 def trending(

@@ -6,7 +6,8 @@
 3. embeddings of title + opening text, in one batched call (a stored vector of the same model is reused);
 4. clustering, one article at a time, in publication order within the batch (deterministic); duplicates join
    their original's story;
-5. for every story the batch touched: headline, extractive summary with provenance, importance;
+5. for every story the batch touched: headline, extractive summary with provenance, importance, and for a
+   story told in several languages the headline and summary a reader of each of them gets;
 6. write it all, with the clusterer's state, in ONE transaction: a crash before the commit means the batch is
    pending again and is redone the same way; after it, nothing is redone.
 
@@ -16,9 +17,10 @@ CPU work is synchronous here; an asyncio caller runs ``process_pending`` with ``
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -28,7 +30,7 @@ from summarizer.clustering import ClusterInput, ClusterParams, StoryClusterer, s
 from summarizer.embeddings import Embedder, decode_vector, embedding_text, encode_vector
 from summarizer.entities import ArticleEntities, EntityExtractor
 from summarizer.repository import NlpRepository, ProcessedArticle, StoryRow
-from summarizer.summaries import SummaryArticle, importance, summarize
+from summarizer.summaries import StorySummary, SummaryArticle, importance, normalize_lang, summarize_each
 from summarizer.tables import cluster_state
 
 log = logging.getLogger(__name__)
@@ -150,11 +152,15 @@ class Summarizer:
     def _story_row(self, story_id: str) -> StoryRow:
         state = self.clusterer.story(story_id)
         members = self._members(state.articles, set(state.duplicates))
-        summary = summarize(members, self.embedder.embed)
+        languages = sorted({normalize_lang(m.lang) for m in members} - {"und"})
+        languages = languages if len(languages) > 1 else []  # one language: the summary is already in it
+        by_lang = summarize_each(members, self.embedder.embed, (None, *languages))
+        summary = by_lang[None]
         gazetteer = self.extractor.gazetteer
         agencies = sum(1 for key, _n in state.entities if (e := gazetteer.get(key)) and e.type == "agency")
         hours = max((state.last_seen - state.first_seen).total_seconds() / 3600, 1.0)
         score = importance(summary, agencies=agencies, growth_per_hour=len(state.articles) / hours)
+        lang_of = {m.id: normalize_lang(m.lang) for m in members}
         return StoryRow(
             id=story_id,
             first_seen=state.first_seen,
@@ -164,12 +170,10 @@ class Summarizer:
             languages=summary.languages,
             headline=summary.headline,
             summary={
-                "headline_article_id": summary.headline_article_id,
-                "sentences": [
-                    {"text": s.text, "article_id": s.article_id, "position": s.position, "lang": s.lang}
-                    for s in summary.sentences
-                ],
+                **_summary_json(summary, lang_of),
                 "entities": [key for key, _n in sorted(state.entities, key=lambda kv: (-kv[1], kv[0]))[:10]],
+                # the headline and sentences a reader of each of the story's languages gets (digest.localize)
+                "by_lang": {lang: _summary_json(by_lang[lang], lang_of) for lang in languages},
             },
             importance=score,
         )
@@ -186,6 +190,18 @@ class Summarizer:
 
     def _articles(self, ids: Sequence[str]) -> list[Article]:
         return self.repo.articles(ids)
+
+
+def _summary_json(summary: StorySummary, lang_of: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "headline": summary.headline,
+        "headline_article_id": summary.headline_article_id,
+        "headline_lang": lang_of.get(summary.headline_article_id),
+        "sentences": [
+            {"text": s.text, "article_id": s.article_id, "position": s.position, "lang": s.lang}
+            for s in summary.sentences
+        ],
+    }
 
 
 def _failure(found: ArticleEntities) -> str | None:

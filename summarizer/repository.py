@@ -21,6 +21,7 @@ from sqlalchemy.engine import RowMapping
 from monitor.models import Article
 from monitor.store import Store, article_from_row
 from monitor.tables import articles
+from summarizer.digest import DigestSentence, StoryVariant, StoryView
 from summarizer.entities import ArticleEntities
 from summarizer.tables import (
     article_embeddings,
@@ -224,6 +225,27 @@ class NlpRepository:
                 (article_from_row(row), bool(row["is_duplicate"])) for row in conn.execute(query).mappings()
             ]
 
+    def members_of(self, story_ids: Sequence[str]) -> dict[str, list[tuple[Article, bool]]]:
+        """``story_members`` for many stories, in a few queries (chunks of 500 ids)."""
+        found: dict[str, list[tuple[Article, bool]]] = {sid: [] for sid in story_ids}
+        ids = list(found)
+        for start in range(0, len(ids), 500):
+            query = (
+                select(articles, story_articles.c.is_duplicate, story_articles.c.story_id.label("_story"))
+                .join(story_articles, story_articles.c.article_id == articles.c.id)
+                .where(story_articles.c.story_id.in_(ids[start : start + 500]))
+                .order_by(articles.c.first_seen_at, articles.c.id)
+            )
+            with self.store.engine.connect() as conn:
+                for row in conn.execute(query).mappings():
+                    found[row["_story"]].append((article_from_row(row), bool(row["is_duplicate"])))
+        return found
+
+    def story_views(self, rows: Sequence[StoryRow]) -> list[StoryView]:
+        """Stories as digests see them: summary with source links, tags, per-language variants."""
+        members = self.members_of([s.id for s in rows])
+        return [_view(s, members[s.id]) for s in rows]
+
     def entity_counts(self, since: datetime, until: datetime) -> dict[str, int]:
         query = select(article_entities.c.entity_key, article_entities.c.count).where(
             article_entities.c.seen_at >= since, article_entities.c.seen_at < until
@@ -233,6 +255,42 @@ class NlpRepository:
             for key, count in conn.execute(query).all():
                 totals[key] = totals.get(key, 0) + int(count)
         return totals
+
+
+def _sentences(items: Sequence[Mapping[str, Any]], urls: Mapping[str, str]) -> tuple[DigestSentence, ...]:
+    return tuple(
+        DigestSentence(x["text"], x["article_id"], x["position"], x.get("lang"), urls.get(x["article_id"]))
+        for x in items
+    )
+
+
+def _view(s: StoryRow, members: Sequence[tuple[Article, bool]]) -> StoryView:
+    summary = s.summary or {}
+    urls = {a.id: a.url for a, _dup in members}
+    headline_id = summary.get("headline_article_id")
+    variants = tuple(
+        StoryVariant(lang, v["headline"], v.get("headline_lang"), _sentences(v.get("sentences", []), urls))
+        for lang, v in sorted((summary.get("by_lang") or {}).items())
+    )
+    return StoryView(
+        story_id=s.id,
+        headline=s.headline or "",
+        sentences=_sentences(summary.get("sentences", []), urls),
+        entities=tuple(summary.get("entities", [])),
+        languages=s.languages,
+        tags=frozenset(t for a, _dup in members for t in a.tags),
+        sources=s.sources,
+        articles=s.articles,
+        first_seen=s.first_seen,
+        last_update=s.last_update,
+        importance=s.importance,
+        text=" ".join(f"{a.title} {a.summary}" for a, _dup in members),
+        urls=tuple(urls.values()),
+        headline_lang=summary.get("headline_lang")
+        or next((a.language for a, _ in members if a.id == headline_id), None),
+        variants=variants,
+        sources_list=tuple((a.source_id, a.url) for a, dup in members if not dup),
+    )
 
 
 def _story_values(s: StoryRow) -> dict[str, Any]:

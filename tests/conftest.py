@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import bot.tables  # noqa: F401 - every package's tables on the shared metadata: the schema tests compare all
+import summarizer.tables  # noqa: F401
 from tests import netguard
 from tests.httpserver import LoopbackServer, serve
 

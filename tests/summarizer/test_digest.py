@@ -9,8 +9,10 @@ from monitor.errors import ConfigError
 from summarizer.digest import (
     DigestSentence,
     StoryFilter,
+    StoryVariant,
     StoryView,
     build_digest,
+    localize,
     matches,
     parse_filter,
     trending,
@@ -104,3 +106,12 @@ def test_trending_ranks_growth_then_count() -> None:
         ("isis", 12, 12),
     ]
     assert rows[0].growth == 6.0
+
+
+def test_localize_picks_the_readers_language_else_keeps_the_original() -> None:
+    english = StoryVariant("en", "Europol: ISIS wants its own social network", "en", ())
+    story = replace(STORY, headline_lang="fr", variants=(english,))
+    assert localize(story, "en").headline == english.headline
+    assert localize(story, "EN").headline_lang == "en"
+    assert localize(story, "de") == story  # no German variant: the original, marked by headline_lang
+    assert localize(story, None) == story

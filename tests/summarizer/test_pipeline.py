@@ -93,6 +93,15 @@ def test_pipeline_builds_the_gold_stories_and_resumes(
     assert stories and all(s.headline and s.summary and s.summary["sentences"] for s in stories)
     assert max(s.importance for s in stories) > min(s.importance for s in stories)
 
+    # a story told in several languages carries, for each, the headline and sentences its readers get
+    views = NlpRepository(store).story_views(stories)
+    multilingual = [v for v in views if len(v.languages) > 1]
+    assert multilingual and all({x.lang for x in v.variants} == set(v.languages) for v in multilingual)
+    by_lang = {(v.story_id, x.lang): x for v in multilingual for x in v.variants}
+    in_own_language = [x for x in by_lang.values() if x.headline_lang == x.lang]
+    assert len(in_own_language) == len(by_lang)  # each reader gets a headline in their own language
+    assert all(v.sources_list and v.headline_lang for v in views)
+
 
 def test_bad_articles_are_recorded_and_the_batch_goes_on(
     store: Store, embedder: Embedder, extractor: EntityExtractor
