@@ -203,6 +203,30 @@ class NlpRepository:
         with self.store.engine.connect() as conn:
             return [_story_from(row) for row in conn.execute(query).mappings()]
 
+    def stories_touched(self, since: datetime, until: datetime) -> list[StoryRow]:
+        """Stories that got an article processed in [since, until) (by processing time, not publication time:
+        an old article processed late still counts as news for digests and alerts), merges followed."""
+        query = (
+            select(story_articles.c.story_id)
+            .where(story_articles.c.added_at >= since, story_articles.c.added_at < until)
+            .distinct()
+        )
+        found: dict[str, StoryRow] = {}
+        merged: list[str] = []
+        with self.store.engine.connect() as conn:
+            ids = list(conn.execute(query).scalars())
+            for start in range(0, len(ids), 500):
+                chunk = select(stories).where(stories.c.id.in_(ids[start : start + 500]))
+                for row in conn.execute(chunk).mappings():
+                    if row["merged_into"] is None:
+                        found[row["id"]] = _story_from(row)
+                    else:
+                        merged.append(row["id"])
+        for story_id in merged:  # rare: follow the merge to the surviving story
+            if (target := self.story(story_id)) is not None:
+                found[target.id] = target
+        return sorted(found.values(), key=lambda s: (s.last_update, s.id), reverse=True)
+
     def story(self, story_id: str) -> StoryRow | None:
         """One story by id; a story merged into another gives the one it was merged into."""
         with self.store.engine.connect() as conn:

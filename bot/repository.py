@@ -1,0 +1,464 @@
+"""The bot's data: subscribers, subscriptions, the delivery outbox, alert records and small named state.
+
+Every write is one transaction on the shared store (``Store.write_connection``). The outbox is the heart of
+delivery: a message is recorded (``enqueue``) before anything is sent, at most once per (chat, item key), then
+each part is marked sent with its Telegram message id as soon as Telegram has accepted it, so a restart goes on
+from the first unsent part of each pending item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+
+from bot.tables import alerts, bot_state, outbox, subscribers, subscriptions
+from monitor.store import Store
+
+DEFAULT_LANGUAGE = "en"
+DEFAULT_TIMEZONE = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    chat_id: int
+    kind: str  # private, group, supergroup, channel
+    title: str | None
+    language: str
+    timezone: str
+    active: bool
+    deactivated_reason: str | None
+    muted_until: datetime | None
+    created_at: datetime
+
+    @property
+    def is_group(self) -> bool:
+        """Groups and channels have their own, slower, Telegram rate limit."""
+        return self.kind != "private"
+
+    def muted(self, now: datetime) -> bool:
+        return self.muted_until is not None and self.muted_until > now
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: int
+    chat_id: int
+    thread_id: int | None
+    query: str
+    digest_times: tuple[time, ...]
+    alerts: bool
+    last_digest_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to record in the outbox; ``item_key`` makes it unique per chat."""
+
+    chat_id: int
+    item_key: str
+    kind: str  # digest, alert, update, broadcast, reply
+    parts: tuple[str, ...]
+    thread_id: int | None = None
+    subscription_id: int | None = None
+    edit_of: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    chat_id: int
+    thread_id: int | None
+    subscription_id: int | None
+    item_key: str
+    kind: str
+    parts: tuple[str, ...]
+    sent_parts: int
+    message_ids: tuple[int, ...]
+    edit_of: int | None
+    status: str  # pending, sent, failed, dropped
+    attempts: int
+    not_before: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+def parse_times(text: str) -> tuple[time, ...]:
+    """``"08:00, 18:30"`` -> sorted distinct times; a ``ValueError`` names the bad one."""
+    found: set[time] = set()
+    for part in text.replace(";", ",").replace(" ", ",").split(","):
+        if not part:
+            continue
+        try:
+            hours, _, minutes = part.partition(":")
+            found.add(time(int(hours), int(minutes or 0)))
+        except ValueError as exc:
+            raise ValueError(f"{part!r} is not a time of day (write HH:MM, e.g. 08:00)") from exc
+    return tuple(sorted(found))
+
+
+def format_times(times: Sequence[time]) -> str:
+    return ",".join(t.strftime("%H:%M") for t in times)
+
+
+def _subscriber(row: RowMapping) -> Subscriber:
+    return Subscriber(
+        chat_id=row["chat_id"],
+        kind=row["kind"],
+        title=row["title"],
+        language=row["language"],
+        timezone=row["timezone"],
+        active=row["active"],
+        deactivated_reason=row["deactivated_reason"],
+        muted_until=row["muted_until"],
+        created_at=row["created_at"],
+    )
+
+
+def _subscription(row: RowMapping) -> Subscription:
+    return Subscription(
+        id=row["id"],
+        chat_id=row["chat_id"],
+        thread_id=row["thread_id"],
+        query=row["query"],
+        digest_times=parse_times(row["digest_times"]),
+        alerts=row["alerts"],
+        last_digest_at=row["last_digest_at"],
+        created_at=row["created_at"],
+    )
+
+
+def _item(row: RowMapping) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"],
+        chat_id=row["chat_id"],
+        thread_id=row["thread_id"],
+        subscription_id=row["subscription_id"],
+        item_key=row["item_key"],
+        kind=row["kind"],
+        parts=tuple(row["parts"]),
+        sent_parts=row["sent_parts"],
+        message_ids=tuple(row["message_ids"]),
+        edit_of=row["edit_of"],
+        status=row["status"],
+        attempts=row["attempts"],
+        not_before=row["not_before"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        sent_at=row["sent_at"],
+    )
+
+
+def _insert_ignore(conn: Connection, table: Any, values: Mapping[str, Any], keys: Sequence[str]) -> bool:
+    """Insert unless a row with the same ``keys`` exists; True when inserted."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=list(keys))
+    return bool(conn.execute(stmt).rowcount)
+
+
+class BotRepository:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # --- subscribers -------------------------------------------------------------------------------------
+
+    def ensure_subscriber(
+        self, chat_id: int, kind: str, title: str | None, now: datetime, *, language: str = DEFAULT_LANGUAGE
+    ) -> Subscriber:
+        """The chat's subscriber row, created on first contact; a chat that comes back is active again."""
+        with self.store.write_connection() as conn:
+            row = conn.execute(select(subscribers).where(subscribers.c.chat_id == chat_id)).mappings().first()
+            if row is None:
+                values = {
+                    "chat_id": chat_id,
+                    "kind": kind,
+                    "title": title,
+                    "language": language,
+                    "timezone": DEFAULT_TIMEZONE,
+                    "active": True,
+                    "deactivated_reason": None,
+                    "muted_until": None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                conn.execute(insert(subscribers).values(**values))
+            else:
+                conn.execute(
+                    update(subscribers)
+                    .where(subscribers.c.chat_id == chat_id)
+                    .values(kind=kind, title=title, active=True, deactivated_reason=None, updated_at=now)
+                )
+            found = conn.execute(select(subscribers).where(subscribers.c.chat_id == chat_id)).mappings().one()
+            return _subscriber(found)
+
+    def subscriber(self, chat_id: int) -> Subscriber | None:
+        with self.store.engine.connect() as conn:
+            row = conn.execute(select(subscribers).where(subscribers.c.chat_id == chat_id)).mappings().first()
+        return None if row is None else _subscriber(row)
+
+    def subscribers(self, *, active_only: bool = True) -> list[Subscriber]:
+        query = select(subscribers).order_by(subscribers.c.chat_id)
+        if active_only:
+            query = query.where(subscribers.c.active.is_(True))
+        with self.store.engine.connect() as conn:
+            return [_subscriber(row) for row in conn.execute(query).mappings()]
+
+    def update_subscriber(self, chat_id: int, now: datetime, **values: Any) -> None:
+        """Set ``language``, ``timezone`` or ``muted_until`` (and ``kind``/``title``)."""
+        allowed = {"language", "timezone", "muted_until", "kind", "title"}
+        if not values or set(values) - allowed:
+            raise ValueError(f"can only update {sorted(allowed)}, not {sorted(set(values) - allowed)}")
+        with self.store.write_connection() as conn:
+            conn.execute(
+                update(subscribers).where(subscribers.c.chat_id == chat_id).values(**values, updated_at=now)
+            )
+
+    def deactivate(self, chat_id: int, reason: str, now: datetime) -> int:
+        """The chat gets nothing more (it blocked the bot, left, was deleted): its pending messages are dropped.
+
+        Returns the number of outbox items dropped."""
+        with self.store.write_connection() as conn:
+            conn.execute(
+                update(subscribers)
+                .where(subscribers.c.chat_id == chat_id)
+                .values(active=False, deactivated_reason=reason[:500], updated_at=now)
+            )
+            dropped = conn.execute(
+                update(outbox)
+                .where(outbox.c.chat_id == chat_id, outbox.c.status == "pending")
+                .values(status="dropped", last_error=reason[:500])
+            )
+            return int(dropped.rowcount)
+
+    # --- subscriptions ----------------------------------------------------------------------------------
+
+    def add_subscription(
+        self,
+        chat_id: int,
+        query: str,
+        now: datetime,
+        *,
+        digest_times: Sequence[time] = (),
+        alerts: bool = False,
+        thread_id: int | None = None,
+    ) -> Subscription:
+        values = {
+            "chat_id": chat_id,
+            "thread_id": thread_id,
+            "query": query,
+            "digest_times": format_times(digest_times),
+            "alerts": alerts,
+            "last_digest_at": now,  # the first digest covers what comes after subscribing
+            "created_at": now,
+        }
+        with self.store.write_connection() as conn:
+            new_id = conn.execute(insert(subscriptions).values(**values)).inserted_primary_key
+            assert new_id is not None
+            row = conn.execute(select(subscriptions).where(subscriptions.c.id == new_id[0])).mappings().one()
+        return _subscription(row)
+
+    def subscriptions(self, chat_id: int | None = None, *, active_only: bool = True) -> list[Subscription]:
+        """Subscriptions of one chat, or of every chat (only active chats unless ``active_only`` is False)."""
+        query = select(subscriptions).order_by(subscriptions.c.id)
+        if chat_id is not None:
+            query = query.where(subscriptions.c.chat_id == chat_id)
+        if active_only:
+            active = select(subscribers.c.chat_id).where(subscribers.c.active.is_(True))
+            query = query.where(subscriptions.c.chat_id.in_(active))
+        with self.store.engine.connect() as conn:
+            return [_subscription(row) for row in conn.execute(query).mappings()]
+
+    def update_subscription(self, chat_id: int, subscription_id: int, **values: Any) -> bool:
+        """Set ``query``, ``digest_times`` (a sequence of times), ``alerts`` or ``thread_id``; False if not found."""
+        allowed = {"query", "digest_times", "alerts", "thread_id"}
+        if not values or set(values) - allowed:
+            raise ValueError(f"can only update {sorted(allowed)}, not {sorted(set(values) - allowed)}")
+        if "digest_times" in values:
+            values["digest_times"] = format_times(values["digest_times"])
+        with self.store.write_connection() as conn:
+            result = conn.execute(
+                update(subscriptions)
+                .where(subscriptions.c.id == subscription_id, subscriptions.c.chat_id == chat_id)
+                .values(**values)
+            )
+            return bool(result.rowcount)
+
+    def remove_subscriptions(self, chat_id: int, subscription_id: int | None = None) -> int:
+        """Remove one subscription of the chat (or all of them); the number removed."""
+        query = delete(subscriptions).where(subscriptions.c.chat_id == chat_id)
+        if subscription_id is not None:
+            query = query.where(subscriptions.c.id == subscription_id)
+        with self.store.write_connection() as conn:
+            return int(conn.execute(query).rowcount)
+
+    # --- outbox -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _enqueue(conn: Connection, message: NewMessage, now: datetime) -> int | None:
+        values = {
+            "chat_id": message.chat_id,
+            "thread_id": message.thread_id,
+            "subscription_id": message.subscription_id,
+            "item_key": message.item_key,
+            "kind": message.kind,
+            "parts": list(message.parts),
+            "sent_parts": 0,
+            "message_ids": [],
+            "edit_of": message.edit_of,
+            "status": "pending",
+            "attempts": 0,
+            "not_before": now,
+            "last_error": None,
+            "created_at": now,
+            "sent_at": None,
+        }
+        if not message.parts or not all(message.parts):
+            raise ValueError(f"outbox item {message.item_key!r} has an empty part")
+        if not _insert_ignore(conn, outbox, values, ["chat_id", "item_key"]):
+            return None
+        found = conn.execute(
+            select(outbox.c.id).where(
+                outbox.c.chat_id == message.chat_id, outbox.c.item_key == message.item_key
+            )
+        ).scalar_one()
+        return int(found)
+
+    def enqueue(self, messages: Sequence[NewMessage], now: datetime) -> list[int]:
+        """Record messages; one already recorded for its (chat, item key) is skipped. The ids of the new ones."""
+        with self.store.write_connection() as conn:
+            return [i for m in messages if (i := self._enqueue(conn, m, now)) is not None]
+
+    def enqueue_digest(
+        self, subscription_id: int, until: datetime, message: NewMessage | None, now: datetime
+    ) -> int | None:
+        """Record a subscription's digest and move its window to ``until``, in one transaction."""
+        with self.store.write_connection() as conn:
+            new_id = self._enqueue(conn, message, now) if message else None
+            conn.execute(
+                update(subscriptions)
+                .where(subscriptions.c.id == subscription_id)
+                .values(last_digest_at=until)
+            )
+            return new_id
+
+    def enqueue_alert(self, message: NewMessage, story_id: str, version: int, now: datetime) -> int | None:
+        """Record an alert (or an update of one) and the story version it shows, in one transaction."""
+        assert message.subscription_id is not None
+        with self.store.write_connection() as conn:
+            new_id = self._enqueue(conn, message, now)
+            if new_id is None:
+                return None
+            record = {"subscription_id": message.subscription_id, "story_id": story_id}
+            if message.edit_of is None:
+                conn.execute(
+                    insert(alerts).values(**record, outbox_id=new_id, version=version, updated_at=now)
+                )
+            else:
+                conn.execute(
+                    update(alerts)
+                    .where(alerts.c.subscription_id == message.subscription_id, alerts.c.story_id == story_id)
+                    .values(version=version, updated_at=now)
+                )
+            return new_id
+
+    def alert_records(self, subscription_id: int) -> dict[str, tuple[int, int]]:
+        """story id -> (outbox id of the first alert, version last shown), for one subscription."""
+        query = select(alerts.c.story_id, alerts.c.outbox_id, alerts.c.version).where(
+            alerts.c.subscription_id == subscription_id
+        )
+        with self.store.engine.connect() as conn:
+            return {story: (oid, version) for story, oid, version in conn.execute(query).all()}
+
+    def due(self, now: datetime, limit: int = 500) -> list[OutboxItem]:
+        """Pending items whose time has come, oldest first (per chat, items go out in id order)."""
+        query = (
+            select(outbox)
+            .where(outbox.c.status == "pending", outbox.c.not_before <= now)
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        with self.store.engine.connect() as conn:
+            return [_item(row) for row in conn.execute(query).mappings()]
+
+    def next_due(self) -> datetime | None:
+        query = select(func.min(outbox.c.not_before)).where(outbox.c.status == "pending")
+        with self.store.engine.connect() as conn:
+            found: datetime | None = conn.execute(query).scalar_one_or_none()
+        return found
+
+    def item(self, item_id: int) -> OutboxItem | None:
+        with self.store.engine.connect() as conn:
+            row = conn.execute(select(outbox).where(outbox.c.id == item_id)).mappings().first()
+        return None if row is None else _item(row)
+
+    def mark_part_sent(self, item: OutboxItem, part: int, message_id: int, now: datetime) -> None:
+        """Part ``part`` of ``item`` was accepted by Telegram as ``message_id`` (the last part: item sent)."""
+        done = part + 1 >= len(item.parts)
+        with self.store.write_connection() as conn:
+            current = conn.execute(select(outbox.c.message_ids).where(outbox.c.id == item.id)).scalar_one()
+            ids = [*current, message_id]
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id == item.id, outbox.c.sent_parts == part)
+                .values(
+                    sent_parts=part + 1,
+                    message_ids=ids,
+                    status="sent" if done else "pending",
+                    sent_at=now if done else None,
+                    last_error=None,
+                )
+            )
+
+    def retry_later(self, item_id: int, not_before: datetime, error: str, *, count: bool = True) -> None:
+        """Try again at ``not_before``; ``count`` False for a rate-limit wait, which is not a failure."""
+        values: dict[str, Any] = {"not_before": not_before, "last_error": error[:500]}
+        if count:
+            values["attempts"] = outbox.c.attempts + 1
+        with self.store.write_connection() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == item_id).values(**values))
+
+    def fail(self, item_id: int, error: str) -> None:
+        """A permanent failure (Telegram refused the message itself): kept for the operator, not retried."""
+        with self.store.write_connection() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id == item_id)
+                .values(status="failed", attempts=outbox.c.attempts + 1, last_error=error[:500])
+            )
+
+    def outbox_counts(self) -> dict[str, int]:
+        query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+        with self.store.engine.connect() as conn:
+            return {status: int(n) for status, n in conn.execute(query).all()}
+
+    def recent(self, limit: int = 10, *, status: str = "sent") -> list[OutboxItem]:
+        order = outbox.c.sent_at.desc() if status == "sent" else outbox.c.id.desc()
+        query = (
+            select(outbox).where(outbox.c.status == status).order_by(order, outbox.c.id.desc()).limit(limit)
+        )
+        with self.store.engine.connect() as conn:
+            return [_item(row) for row in conn.execute(query).mappings()]
+
+    # --- named state ------------------------------------------------------------------------------------
+
+    def state(self, name: str) -> Any:
+        with self.store.engine.connect() as conn:
+            return conn.execute(
+                select(bot_state.c.value).where(bot_state.c.name == name)
+            ).scalar_one_or_none()
+
+    def set_state(self, name: str, value: Any, now: datetime) -> None:
+        with self.store.write_connection() as conn:
+            if not _insert_ignore(
+                conn, bot_state, {"name": name, "value": value, "updated_at": now}, ["name"]
+            ):
+                conn.execute(
+                    update(bot_state).where(bot_state.c.name == name).values(value=value, updated_at=now)
+                )
