@@ -109,6 +109,7 @@ class Deliverer:
         self.batch = batch
         self._slots = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
+        self._stop: asyncio.Event | None = None
 
     def wake(self) -> None:
         """New items were recorded: look at the outbox now instead of at the next due time."""
@@ -116,6 +117,7 @@ class Deliverer:
 
     async def run(self, stop: asyncio.Event, *, idle_s: float = 30.0) -> None:
         """Deliver until ``stop`` is set; in-flight sends finish and are recorded before this returns."""
+        self._stop = stop
         while not stop.is_set():
             self._wake.clear()
             try:
@@ -148,16 +150,21 @@ class Deliverer:
             if counts.items + counts.retried + counts.failed + counts.deactivated == before:
                 return counts  # nothing moved (e.g. all waiting on a hold): the caller waits for the next due time
 
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
     async def _chat(self, chat_id: int, items: list[OutboxItem], counts: DeliveryCounts) -> None:
         async with self._slots:
             for item in items:
-                if not await self._item(item, counts):
+                if self._stopping() or not await self._item(item, counts):
                     return  # the chat waits (rate limit, outage) or is gone: its later items wait too
 
     async def _item(self, item: OutboxItem, counts: DeliveryCounts) -> bool:
         """Send what is left of one item; False when the chat's remaining items must wait."""
         try:
             for part in range(item.sent_parts, len(item.parts)):
+                if self._stopping():
+                    return False  # the rest goes after the restart, from this part on
                 message_id = await self._send_part(item, part)
                 await asyncio.to_thread(self.repo.mark_part_sent, item, part, message_id, self.clock())
                 counts.messages += 1

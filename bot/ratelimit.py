@@ -26,8 +26,11 @@ class Limits:
         """The least time ``messages`` spread evenly over ``chats`` can take under these limits."""
         if messages <= 0:
             return 0.0
-        per_chat = -(-messages // max(chats, 1))
-        chat_bound = (per_chat - 1) * (60.0 / self.group_per_min if groups else self.chat_interval_s)
+        last = -(-messages // max(chats, 1)) - 1  # index of a chat's last message
+        if groups:  # bursts of group_per_min at chat_interval_s, one burst a minute
+            chat_bound = (last // self.group_per_min) * 60.0 + (last % self.group_per_min) * self.chat_interval_s
+        else:
+            chat_bound = last * self.chat_interval_s
         return max((messages - 1) / self.global_per_s, chat_bound)
 
 

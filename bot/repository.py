@@ -156,11 +156,15 @@ def _item(row: RowMapping) -> OutboxItem:
     )
 
 
-def _insert_ignore(conn: Connection, table: Any, values: Mapping[str, Any], keys: Sequence[str]) -> bool:
-    """Insert unless a row with the same ``keys`` exists; True when inserted."""
+def _insert_ignore(
+    conn: Connection, table: Any, values: Mapping[str, Any], keys: Sequence[str], returning: str | None = None
+) -> Any | None:
+    """Insert unless a row with the same ``keys`` exists; the ``returning`` column (default: the first key) of
+    the new row, None when one existed. RETURNING, not rowcount: psycopg gives no reliable rowcount here."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=list(keys))
-    return bool(conn.execute(stmt).rowcount)
+    row = conn.execute(stmt.returning(table.c[returning or keys[0]])).first()
+    return None if row is None else row[0]
 
 
 class BotRepository:

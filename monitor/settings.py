@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from annotated_types import Ge, Le
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
@@ -67,16 +67,26 @@ class MonitorSettings(BaseModel, frozen=True, extra="forbid"):
         return self
 
 
+M = TypeVar("M", bound=BaseModel)
+
+ENV_NAMES = {"database_url": "DATABASE_URL", "telegram_token": "TELEGRAM_BOT_TOKEN"}
+
+
 def env_var(field: str) -> str:
-    """The environment variable of a setting: ``DATABASE_URL``, else ``VEILLE_<FIELD>``."""
-    return "DATABASE_URL" if field == "database_url" else f"VEILLE_{field.upper()}"
+    """The environment variable of a setting: ``DATABASE_URL``, ``TELEGRAM_BOT_TOKEN``, else ``VEILLE_<FIELD>``."""
+    return ENV_NAMES.get(field, f"VEILLE_{field.upper()}")
 
 
 def settings_from_env(environ: Mapping[str, str], **overrides: Any) -> MonitorSettings:
     """Settings from ``environ`` (an empty value is unset), then ``overrides`` (None: not given) on top."""
+    return model_from_env(MonitorSettings, environ, **overrides)
+
+
+def model_from_env(model: type[M], environ: Mapping[str, str], **overrides: Any) -> M:
+    """A settings model from ``environ`` and ``overrides``; every problem reported at once, with its fix."""
     values: dict[str, Any] = {}
     origin: dict[str, str] = {}
-    for field in MonitorSettings.model_fields:
+    for field in model.model_fields:
         raw = environ.get(env_var(field), "").strip()
         if raw:
             values[field], origin[field] = raw, env_var(field)
@@ -84,13 +94,15 @@ def settings_from_env(environ: Mapping[str, str], **overrides: Any) -> MonitorSe
         if value is not None:
             values[field], origin[field] = value, f"setting {field}"
     try:
-        return MonitorSettings.model_validate(values)
+        return model.model_validate(values)
     except ValidationError as exc:
-        raise ConfigErrors([_setting_error(err, origin) for err in exc.errors(include_url=False)]) from exc
+        raise ConfigErrors(
+            [_setting_error(model, err, origin) for err in exc.errors(include_url=False)]
+        ) from exc
 
 
-def _expected(field: str) -> str:
-    info = MonitorSettings.model_fields[field]
+def _expected(model: type[BaseModel], field: str) -> str:
+    info = model.model_fields[field]
     low = next((m.ge for m in info.metadata if isinstance(m, Ge)), None)
     high = next((m.le for m in info.metadata if isinstance(m, Le)), None)
     bounds = f" between {low} and {high}" if low is not None and high is not None else ""
@@ -101,16 +113,16 @@ def _expected(field: str) -> str:
     return "a valid value"
 
 
-def _setting_error(err: ErrorDetails, origin: Mapping[str, str]) -> ConfigError:
+def _setting_error(model: type[BaseModel], err: ErrorDetails, origin: Mapping[str, str]) -> ConfigError:
     message = str(err["msg"]).removeprefix("Value error, ")
     if not err["loc"]:
         return ConfigError(message, hint="change one of the two settings")
     field = str(err["loc"][0])
     if err["type"] == "extra_forbidden":
-        close = difflib.get_close_matches(field, list(MonitorSettings.model_fields), n=1)
+        close = difflib.get_close_matches(field, list(model.model_fields), n=1)
         return ConfigError(
             f"unknown setting '{field}'", hint=f"did you mean '{close[0]}'?" if close else None
         )
-    description = MonitorSettings.model_fields[field].description
-    hint = f"set {env_var(field)} to {_expected(field)} ({description})"
+    description = model.model_fields[field].description
+    hint = f"set {env_var(field)} to {_expected(model, field)} ({description})"
     return ConfigError(f"{origin.get(field, env_var(field))}={show(err['input'])}: {message}", hint=hint)
