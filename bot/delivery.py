@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from bot.ratelimit import RateLimiter
 from bot.repository import BotRepository, OutboxItem
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class SendError(Exception):
@@ -213,17 +214,27 @@ class Deliverer:
         return True
 
     async def _send_part(self, item: OutboxItem, part: int) -> int:
-        await self.limiter.acquire(item.chat_id, item.chat_id < 0)  # negative ids: groups and channels
-        text = item.parts[part]
+        chat, text, thread = item.chat_id, item.parts[part], item.thread_id
         target = await self._edit_target(item) if part == 0 and item.kind == "update" else None
         if target is None:
-            return await self.sender.send(item.chat_id, text, thread_id=item.thread_id, reply_to=None)
+            return await self._paced(
+                chat, lambda: self.sender.send(chat, text, thread_id=thread, reply_to=None)
+            )
         try:
-            await self.sender.edit(item.chat_id, target, text)
+            await self._paced(chat, lambda: self.sender.edit(chat, target, text))
             return target
         except NotEditable:
-            await self.limiter.acquire(item.chat_id, item.chat_id < 0)
-            return await self.sender.send(item.chat_id, text, thread_id=item.thread_id, reply_to=target)
+            return await self._paced(
+                chat, lambda: self.sender.send(chat, text, thread_id=thread, reply_to=target)
+            )
+
+    async def _paced(self, chat_id: int, request: Callable[[], Awaitable[T]]) -> T:
+        """Run one Telegram request when the limits allow it (negative chat ids: groups and channels)."""
+        ticket = await self.limiter.acquire(chat_id, chat_id < 0)
+        try:
+            return await request()
+        finally:
+            self.limiter.done(ticket)
 
     async def _edit_target(self, item: OutboxItem) -> int | None:
         """The message an update edits: the first message of the alert it updates, when that went out."""

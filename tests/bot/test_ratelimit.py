@@ -62,9 +62,25 @@ def test_ideal_time(messages: int, chats: int, groups: bool, expected: float) ->
     assert Limits().ideal_seconds(messages, chats, groups=groups) == pytest.approx(expected)
 
 
-async def test_acquire_waits_for_the_chat_interval() -> None:
+async def test_acquire_waits_for_the_answer_then_the_chat_interval() -> None:
     limiter = RateLimiter(Limits(chat_interval_s=0.05))
-    await limiter.acquire(1, False)
-    first = limiter.clock()
-    await limiter.acquire(1, False)
-    assert limiter.clock() - first >= 0.05
+    ticket = await limiter.acquire(1, False)
+    assert (
+        limiter.delay(1, False, limiter.clock() + 100) > 0
+    )  # in flight: counts as sent "now", whatever the time
+    limiter.done(ticket)
+    answered = limiter.clock()
+    limiter.done(await limiter.acquire(1, False))
+    assert limiter.clock() - answered >= 0.05
+
+
+def test_a_slow_answer_pushes_the_window() -> None:
+    """Telegram counts a message when it arrives, between the request's start and its answer: the 31st message
+    may only start one second after the 1st one's answer, so no 31 arrivals fall within one second."""
+    limiter = RateLimiter(Limits())
+    tickets = [limiter.start(chat, False) for chat in range(30)]
+    assert limiter.delay(99, False, 0.5) > 0  # 30 in flight
+    for ticket in tickets:
+        limiter.done(ticket, 0.4)
+    assert limiter.delay(99, False, 1.39) == pytest.approx(0.01)
+    assert limiter.delay(99, False, 1.41) == 0.0
