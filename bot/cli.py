@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from importlib import metadata
 from pathlib import Path
 
 import click
 
+from bot.botcli import COMMANDS as BOT_COMMANDS
 from monitor.cli import COMMANDS as MONITOR_COMMANDS
 from monitor.cli import poll_cmd, sources_option
 from summarizer.cli import COMMANDS as SUMMARIZER_COMMANDS
@@ -51,7 +53,7 @@ def cli() -> None:
     """veille: watch agencies' and newsrooms' feeds and pages, in many languages."""
 
 
-for command in (*MONITOR_COMMANDS, *SUMMARIZER_COMMANDS):
+for command in (*MONITOR_COMMANDS, *SUMMARIZER_COMMANDS, *BOT_COMMANDS):
     cli.add_command(command)
 
 
@@ -64,4 +66,6 @@ def run_cmd(ctx: click.Context, sources_path: Path) -> None:
 
 
 def main() -> None:
+    # python-telegram-bot 22: time periods as timedelta (the v23 behaviour); with ints it warns at every 429
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     cli(prog_name="veille")

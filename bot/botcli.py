@@ -1,0 +1,220 @@
+"""The bot's commands: ``veille bot run|deliver|subscribers|outbox`` and ``veille email send``.
+
+``bot run`` is the long-running Telegram service (updates, planning, delivery, the daily email) until SIGTERM
+or Ctrl-C. ``bot deliver`` plans what is due and empties the outbox, then exits: for a cron job, an operator
+after an outage, and the crash tests. The rest inspect the bot's tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+from collections.abc import Callable, Coroutine
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import click
+from rich.table import Table
+
+from bot.repository import BotRepository
+from bot.settings import BotSettings, bot_settings_from_env
+from monitor.cli import handles_errors, json_option, load_settings, open_store, setup_logging
+from monitor.cli_output import out
+from monitor.errors import ConfigError
+
+
+def load_bot_settings() -> BotSettings:
+    return bot_settings_from_env(os.environ)
+
+
+def run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
+    """Run ``main(stop)`` on a new event loop; SIGINT and SIGTERM set ``stop`` (a graceful shutdown)."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+
+
+@click.group("bot")
+def bot_group() -> None:
+    """The Telegram bot: run it, deliver what is due, inspect subscribers and the outbox."""
+
+
+@bot_group.command("run")
+@handles_errors
+def bot_run() -> None:
+    """Run the bot until Ctrl-C or SIGTERM: Telegram commands, digests, alerts and the daily email."""
+    from bot.service import build_service
+
+    setup_logging()
+    settings = load_bot_settings()
+    if settings.telegram_token is None and settings.email_config() is None:
+        raise ConfigError(
+            "nothing to run: no Telegram token and no email recipient",
+            hint="set TELEGRAM_BOT_TOKEN (from @BotFather) and/or VEILLE_EMAIL_TO",
+        )
+    with open_store(load_settings()) as store:
+        service = build_service(settings, store)
+        run_until_signal(service.run)
+
+
+@bot_group.command("deliver")
+@click.option(
+    "--max-wait", default=300.0, show_default=True, help="Longest wait (s) for retries that are due later."
+)
+@handles_errors
+def bot_deliver(max_wait: float) -> None:
+    """Plan due digests and alerts, send everything due, wait for retries up to --max-wait, then exit."""
+    from telegram import Bot
+
+    from bot.delivery import Deliverer
+    from bot.planner import Planner
+    from bot.ratelimit import RateLimiter
+    from bot.telegram import TelegramSender
+    from summarizer.repository import NlpRepository
+
+    setup_logging()
+    settings = load_bot_settings()
+    if settings.telegram_token is None:
+        raise ConfigError("no Telegram token", hint="set TELEGRAM_BOT_TOKEN to the token from @BotFather")
+    token = settings.telegram_token.get_secret_value()
+    with open_store(load_settings()) as store:
+        repo = BotRepository(store)
+        planner = Planner(repo, NlpRepository(store), digest_limit=settings.digest_limit)
+        now = datetime.now(UTC)
+        planned = planner.plan_digests(now) + planner.plan_alerts(now)
+
+        async def deliver(stop: asyncio.Event) -> None:
+            async with Bot(token, base_url=f"{settings.telegram_api_url}/bot") as bot:
+                deliverer = Deliverer(
+                    repo,
+                    TelegramSender(bot),
+                    RateLimiter(settings.limits),
+                    backoff_base_s=settings.retry_base_s,
+                    backoff_cap_s=settings.retry_cap_s,
+                )
+                deadline = datetime.now(UTC) + timedelta(seconds=max_wait)
+                while not stop.is_set():
+                    await deliverer.drain()
+                    next_due = repo.next_due()
+                    if next_due is None or next_due > deadline:
+                        return
+                    wait = max((next_due - datetime.now(UTC)).total_seconds(), 0.01)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=wait)
+
+        run_until_signal(deliver)
+        counts = repo.outbox_counts()
+    out.print(f"planned {planned}; outbox: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+
+@bot_group.command("subscribers")
+@click.option("--all", "show_all", is_flag=True, help="Include deactivated chats.")
+@json_option
+@handles_errors
+def bot_subscribers(show_all: bool, as_json: bool) -> None:
+    """List the chats and their subscriptions."""
+    with open_store(load_settings()) as store:
+        repo = BotRepository(store)
+        chats = repo.subscribers(active_only=not show_all)
+        subs = repo.subscriptions(active_only=not show_all)
+    by_chat: dict[int, list[str]] = {}
+    for s in subs:
+        times = ",".join(t.strftime("%H:%M") for t in s.digest_times)
+        by_chat.setdefault(s.chat_id, []).append(
+            f"#{s.id} {s.query or '(all)'} [{times}{' +alerts' if s.alerts else ''}]"
+        )
+    if as_json:
+        for c in chats:
+            row = {
+                "chat_id": c.chat_id,
+                "kind": c.kind,
+                "title": c.title,
+                "language": c.language,
+                "active": c.active,
+            }
+            click.echo(
+                json.dumps({**row, "timezone": c.timezone, "subscriptions": by_chat.get(c.chat_id, [])})
+            )
+        return
+    table = Table("chat", "kind", "lang", "tz", "active", "subscriptions")
+    for c in chats:
+        active = "yes" if c.active else f"no ({c.deactivated_reason or ''})"
+        table.add_row(
+            str(c.chat_id), c.kind, c.language, c.timezone, active, "\n".join(by_chat.get(c.chat_id, []))
+        )
+    out.print(table)
+
+
+@bot_group.command("outbox")
+@json_option
+@handles_errors
+def bot_outbox(as_json: bool) -> None:
+    """The outbox: items by status and the latest failures."""
+    with open_store(load_settings()) as store:
+        repo = BotRepository(store)
+        counts = repo.outbox_counts()
+        failed = repo.recent(10, status="failed")
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"counts": counts, "failed": [[f.id, f.chat_id, f.item_key, f.last_error] for f in failed]}
+            )
+        )
+        return
+    out.print("outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "empty"))
+    for f in failed:
+        out.print(f"  failed #{f.id} chat {f.chat_id} {f.item_key}: {f.last_error}", highlight=False)
+
+
+@click.group("email")
+def email_group() -> None:
+    """The daily email export."""
+
+
+@email_group.command("send")
+@click.option(
+    "--day", default=None, help="The day to export and send (YYYY-MM-DD); default: the one due now."
+)
+@handles_errors
+def email_send(day: str | None) -> None:
+    """Prepare the daily email if due (or of --day), write the export, and send what is pending."""
+    from bot.email_job import DailyEmail
+    from bot.service import email_digest
+    from summarizer.repository import NlpRepository
+
+    setup_logging()
+    cfg = load_bot_settings().email_config()
+    if cfg is None:
+        raise ConfigError(
+            "no email recipient", hint="set VEILLE_EMAIL_TO to one or more addresses, comma-separated"
+        )
+    try:
+        wanted = date.fromisoformat(day) if day else None
+    except ValueError as exc:
+        raise ConfigError(f"--day {day!r} is not a date", hint="write it as YYYY-MM-DD") from exc
+    with open_store(load_settings()) as store:
+        job = DailyEmail(store, cfg, email_digest(NlpRepository(store)))
+        now = datetime.now(UTC)
+        if wanted is not None:
+            paths = job.prepare(wanted, now)
+            if paths is not None:
+                out.print(f"export written: {paths.eml}, {paths.html}, {paths.json}")
+        outcomes = job.run_once(now)
+    for o in outcomes:
+        out.print(f"{o.day}: {o.status}" + (f" ({o.error})" if o.error else ""), highlight=False)
+    if not outcomes:
+        out.print("nothing to send")
+    if any(o.status == "failed" for o in outcomes):
+        raise SystemExit(1)
+
+
+COMMANDS = (bot_group, email_group)
