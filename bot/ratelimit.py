@@ -40,7 +40,7 @@ class Limits:
             ) * self.chat_interval_s
         else:
             chat_bound = last * self.chat_interval_s
-        return max((messages - 1) / self.global_per_s, chat_bound)
+        return max(math.floor((messages - 1) / self.global_per_s), chat_bound)  # bursts of global_per_s a second
 
 
 @dataclass(slots=True)

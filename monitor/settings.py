@@ -124,5 +124,10 @@ def _setting_error(model: type[BaseModel], err: ErrorDetails, origin: Mapping[st
             f"unknown setting '{field}'", hint=f"did you mean '{close[0]}'?" if close else None
         )
     description = model.model_fields[field].description
-    hint = f"set {env_var(field)} to {_expected(model, field)} ({description})"
+    given = (err.get("ctx") or {}).get("hint")  # a validator's own fix (monitor.validation.invalid)
+    hint = (
+        f"{given} ({env_var(field)}: {description})"
+        if given
+        else (f"set {env_var(field)} to {_expected(model, field)} ({description})")
+    )
     return ConfigError(f"{origin.get(field, env_var(field))}={show(err['input'])}: {message}", hint=hint)

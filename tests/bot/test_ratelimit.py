@@ -25,6 +25,7 @@ def test_one_message_per_second_to_a_chat() -> None:
 def test_thirty_per_second_overall() -> None:
     times = send_times(RateLimiter(Limits()), list(range(1, 91)))
     assert times[29] == 0.0 and times[30] == pytest.approx(1.0) and times[60] == pytest.approx(2.0)
+    assert times[-1] == pytest.approx(Limits().ideal_seconds(90, 90))
     for i in range(len(times)):  # never more than 30 within any one second
         assert sum(1 for t in times if times[i] <= t < times[i] + 1.0) <= 30
 
@@ -51,8 +52,8 @@ def test_a_hold_delays_one_chat_or_all() -> None:
 @pytest.mark.parametrize(
     ("messages", "chats", "groups", "expected"),
     [
-        pytest.param(1000, 1000, False, 999 / 30, id="one-each"),
-        pytest.param(3000, 1000, False, 2999 / 30, id="three-each-global-bound"),
+        pytest.param(1000, 1000, False, 33.0, id="one-each"),
+        pytest.param(3000, 1000, False, 99.0, id="three-each-global-bound"),
         pytest.param(10, 1, False, 9.0, id="one-chat"),
         pytest.param(40, 1, True, 60.0 + 19.0, id="one-group"),
         pytest.param(0, 5, False, 0.0, id="nothing"),
