@@ -1,0 +1,234 @@
+"""The bot's texts in English and French: one catalog per language, the same keys and placeholders in both.
+
+``t(lang, key, **values)`` formats a text for a chat. Catalog texts are Telegram HTML written by hand; every value
+put into them is escaped (``bot.render.escape``) unless it is wrapped in ``Html`` (a fragment already built from
+escaped parts), so a user's filter or a source's error message can never break a message or inject a link.
+A language other than en/fr falls back to English; a test checks both catalogs have the same keys and the same
+placeholders. The command descriptions (``cmd.<name>``) are plain text: Telegram shows them in its command menu.
+"""
+
+from __future__ import annotations
+
+from bot.render import escape
+
+LANGUAGES = ("en", "fr")
+USER_COMMANDS = ("start", "help", "subscribe", "unsubscribe", "settings", "digest", "latest", "story", "trending",
+                 "language", "schedule", "mute")  # fmt: skip
+ADMIN_COMMANDS = ("sources", "status", "broadcast")
+FILTER_EXAMPLE = 'europol "dark web" -football entity:isis lang:fr,en tag:agency min:2'
+
+
+class Html(str):
+    """A fragment of Telegram HTML whose parts were escaped already: ``t`` inserts it as it is."""
+
+    __slots__ = ()
+
+
+def language_of(code: str | None, default: str = "en") -> str:
+    """``"fr-CA"`` -> ``"fr"``; a language the bot does not speak (or none) -> ``default``."""
+    base = (code or "").lower().replace("_", "-").split("-")[0]
+    return base if base in LANGUAGES else default
+
+
+def t(lang: str, key: str, **values: object) -> str:
+    """The text ``key`` in ``lang`` (English when the language is not en/fr), its values escaped unless ``Html``."""
+    template = CATALOGS.get(lang, CATALOGS["en"])[key]
+    safe = {k: v if isinstance(v, Html) else escape(str(v)) for k, v in values.items()}
+    return template.format(**safe)
+
+
+EN: dict[str, str] = {
+    "cmd.start": "Start: register this chat",
+    "cmd.help": "The commands and the filter syntax",
+    "cmd.subscribe": "Follow stories matching a filter",
+    "cmd.unsubscribe": "Remove a subscription (or all)",
+    "cmd.settings": "Language, alerts, digest times, mute",
+    "cmd.digest": "The digest of the last 24 hours, now",
+    "cmd.latest": "The most recent stories",
+    "cmd.story": "One story in full, by its id",
+    "cmd.trending": "Entities trending over the last 24 hours",
+    "cmd.language": "Choose the language: en or fr",
+    "cmd.schedule": "Digest times and time zone",
+    "cmd.mute": "Pause alerts and digests (8h, 2d, off)",
+    "cmd.sources": "Operators: the state of each source",
+    "cmd.status": "Operators: health of the service",
+    "cmd.broadcast": "Operators: a message to every chat",
+    "welcome": "<b>Welcome to veille!</b>\nI follow agencies' and newsrooms' feeds in many languages and send "
+    "you digests and alerts about the stories you choose.\n\nStart with a subscription, e.g.\n"
+    "<code>/subscribe europol alerts</code>\n\n/help lists every command and the filter syntax.",
+    "help.title": "<b>Commands</b>",
+    "help.admin": "<b>Operators</b>",
+    "help.filters": "<b>Filters</b> (for /subscribe)\n"
+    '• words and "quoted phrases" must all appear; <code>-word</code> excludes\n'
+    "• <code>entity:</code> an entity by id or name, e.g. entity:Daech\n"
+    "• <code>lang:fr,en</code> story languages · <code>tag:agency</code> source tags · "
+    "<code>min:2</code> least importance\n"
+    "• <code>alerts</code>: an alert for each new story · <code>at:08:00,18:00</code>: digest times "
+    "(default 08:00)\nExample:\n<code>/subscribe {example}</code>",
+    "unknown": "Unknown command. See /help.",
+    "error": "Something went wrong, please try again.",
+    "admin_only": "This command is for the operators.",
+    "chat_admin_only": "Only this chat's administrators can change its subscriptions and settings.",
+    "on": "on",
+    "off": "off",
+    "none": "none",
+    "no": "no",
+    "sub.usage": "Write what to follow after /subscribe, for example:\n<code>/subscribe {example}</code>\n"
+    "Add <code>alerts</code> for an alert per new story, <code>at:08:00,18:00</code> for the digest times.",
+    "sub.saved": "✅ Subscription #{id} saved.\nFilter: <code>{query}</code>\nDigests: {times}\n"
+    "Alerts: {alerts}\nChange it with /settings, remove it with /unsubscribe.",
+    "sub.everything": "(all stories)",
+    "bad.filter": "⚠️ I cannot read this filter: {detail}\nFix: {hint}",
+    "bad.entity": "⚠️ I do not know the entity “{name}”.\n"
+    "Fix: use a known name or id, e.g. entity:europol or entity:Daech.",
+    "bad.time": "⚠️ “{value}” is not a time of day.\nFix: write HH:MM, e.g. at:08:00,18:00.",
+    "bad.timezone": "⚠️ Unknown time zone “{value}”.\nFix: an IANA name, e.g. tz:Europe/Paris or tz:UTC.",
+    "bad.duration": "⚠️ “{value}” is not a duration.\nFix: /mute 8h, /mute 2d, /mute 30m or /mute off.",
+    "bad.number": "⚠️ “{value}” is not a number from 1 to {max}.\nFix: e.g. /latest 10.",
+    "unsub.none": "This chat has no subscriptions. Add one with /subscribe.",
+    "unsub.choose": "Which subscription should I remove?",
+    "unsub.all_button": "Remove all",
+    "unsub.removed": "Subscription #{id} removed.",
+    "unsub.removed_all": "Subscriptions removed: {n}.",
+    "unsub.not_found": "There is no subscription #{id} in this chat. /unsubscribe lists them.",
+    "unsub.usage": "Write /unsubscribe, /unsubscribe ID or /unsubscribe all.",
+    "settings.title": "<b>Settings</b>",
+    "settings.body": "Language: {language}\nTime zone: {timezone}\nMuted: {muted}\n{subscriptions}",
+    "settings.subs": "<b>Subscriptions</b>",
+    "settings.sub": "#{id} <code>{query}</code>: digests {times} · alerts {alerts}",
+    "settings.no_subs": "No subscriptions yet: /subscribe.",
+    "settings.alerts_button": "#{id} alerts: {state}",
+    "settings.mute_button": "🔕 Mute 8h",
+    "settings.unmute_button": "🔔 Unmute",
+    "settings.saved": "Saved",
+    "language.name": "English",
+    "language.choose": "Choose the language of this chat:",
+    "language.set": "Language: English.",
+    "language.usage": "Write /language en or /language fr.",
+    "latest.title": "<b>Latest stories</b>",
+    "latest.none": "No stories yet.",
+    "story.usage": "Write /story followed by a story id (/latest shows them).",
+    "story.unknown": "There is no story “{id}”. /latest shows recent ones with their ids.",
+    "trending.title": "<b>Trending over the last 24 hours</b>",
+    "trending.line": "{n}. <b>{name}</b>: {count} mentions ({previous} the day before)",
+    "trending.none": "Nothing is trending right now.",
+    "schedule.show": "<b>Schedule</b> (time zone {timezone})\n{lines}\nChange it: <code>/schedule 07:30,18:00 "
+    "tz:Europe/Paris</code>",
+    "schedule.line": "#{id} <code>{query}</code>: {times}",
+    "schedule.no_subs": "This chat has no subscriptions yet: /subscribe first.",
+    "schedule.saved": "✅ Schedule saved.",
+    "mute.on": "🔕 Alerts and digests paused until {until}. /mute off resumes them.",
+    "mute.off": "🔔 Alerts and digests resumed.",
+    "sources.title": "<b>Sources</b> ({n})",
+    "sources.line": "{mark} <code>{id}</code> last ok {success} · errors {errors}{kind}{paused}",
+    "sources.never": "never",
+    "sources.paused": " · paused",
+    "sources.none": "No source has been checked yet.",
+    "status.text": "<b>Status</b>\nSources failing: {failing}/{total}{names}\nArticles: {articles}\n"
+    "Outbox: {outbox}\nQueue: {pending} pending, next {next_due}\n<b>Last deliveries</b>\n{recent}",
+    "status.no_deliveries": "none yet",
+    "status.delivery": "{time} · chat {chat} · {kind}",
+    "broadcast.usage": "Write the message after /broadcast.",
+    "broadcast.queued": "📣 Broadcast queued for {n} chats.",
+}
+
+FR: dict[str, str] = {
+    "cmd.start": "Démarrer : enregistrer cette discussion",
+    "cmd.help": "Les commandes et la syntaxe des filtres",
+    "cmd.subscribe": "Suivre les sujets qui répondent à un filtre",
+    "cmd.unsubscribe": "Supprimer un abonnement (ou tous)",
+    "cmd.settings": "Langue, alertes, heures des synthèses, pause",
+    "cmd.digest": "La synthèse des dernières 24 heures, maintenant",
+    "cmd.latest": "Les sujets les plus récents",
+    "cmd.story": "Un sujet en entier, par son identifiant",
+    "cmd.trending": "Les entités en hausse sur 24 heures",
+    "cmd.language": "Choisir la langue : en ou fr",
+    "cmd.schedule": "Heures des synthèses et fuseau horaire",
+    "cmd.mute": "Suspendre alertes et synthèses (8h, 2d, off)",
+    "cmd.sources": "Opérateurs : l'état de chaque source",
+    "cmd.status": "Opérateurs : santé du service",
+    "cmd.broadcast": "Opérateurs : un message à toutes les discussions",
+    "welcome": "<b>Bienvenue sur veille !</b>\nJe suis les flux des agences et des rédactions en de nombreuses "
+    "langues et je vous envoie synthèses et alertes sur les sujets que vous choisissez.\n\n"
+    "Commencez par un abonnement, par exemple\n<code>/subscribe europol alerts</code>\n\n"
+    "/help liste toutes les commandes et la syntaxe des filtres.",
+    "help.title": "<b>Commandes</b>",
+    "help.admin": "<b>Opérateurs</b>",
+    "help.filters": "<b>Filtres</b> (pour /subscribe)\n"
+    '• les mots et les "expressions entre guillemets" doivent tous apparaître ; <code>-mot</code> exclut\n'
+    "• <code>entity:</code> une entité par identifiant ou par nom, p. ex. entity:Daech\n"
+    "• <code>lang:fr,en</code> langues du sujet · <code>tag:agency</code> étiquettes des sources · "
+    "<code>min:2</code> importance minimale\n"
+    "• <code>alerts</code> : une alerte par nouveau sujet · <code>at:08:00,18:00</code> : heures des "
+    "synthèses (08:00 par défaut)\nExemple :\n<code>/subscribe {example}</code>",
+    "unknown": "Commande inconnue. Voir /help.",
+    "error": "Un problème est survenu, veuillez réessayer.",
+    "admin_only": "Cette commande est réservée aux opérateurs.",
+    "chat_admin_only": "Seuls les administrateurs de cette discussion peuvent modifier ses abonnements et "
+    "ses réglages.",
+    "on": "activées",
+    "off": "désactivées",
+    "none": "aucune",
+    "no": "non",
+    "sub.usage": "Écrivez ce qu'il faut suivre après /subscribe, par exemple :\n<code>/subscribe {example}</code>\n"
+    "Ajoutez <code>alerts</code> pour une alerte par nouveau sujet, <code>at:08:00,18:00</code> pour les "
+    "heures des synthèses.",
+    "sub.saved": "✅ Abonnement n° {id} enregistré.\nFiltre : <code>{query}</code>\nSynthèses : {times}\n"
+    "Alertes : {alerts}\nModifiez-le avec /settings, supprimez-le avec /unsubscribe.",
+    "sub.everything": "(tous les sujets)",
+    "bad.filter": "⚠️ Ce filtre est illisible : {detail}\nCorrection : {hint}",
+    "bad.entity": "⚠️ Je ne connais pas l'entité « {name} ».\n"
+    "Correction : un nom ou un identifiant connu, p. ex. entity:europol ou entity:Daech.",
+    "bad.time": "⚠️ « {value} » n'est pas une heure.\nCorrection : écrivez HH:MM, p. ex. at:08:00,18:00.",
+    "bad.timezone": "⚠️ Fuseau horaire inconnu « {value} ».\nCorrection : un nom IANA, p. ex. "
+    "tz:Europe/Paris ou tz:UTC.",
+    "bad.duration": "⚠️ « {value} » n'est pas une durée.\nCorrection : /mute 8h, /mute 2d, /mute 30m ou /mute off.",
+    "bad.number": "⚠️ « {value} » n'est pas un nombre de 1 à {max}.\nCorrection : p. ex. /latest 10.",
+    "unsub.none": "Cette discussion n'a aucun abonnement. Ajoutez-en un avec /subscribe.",
+    "unsub.choose": "Quel abonnement dois-je supprimer ?",
+    "unsub.all_button": "Tout supprimer",
+    "unsub.removed": "Abonnement n° {id} supprimé.",
+    "unsub.removed_all": "Abonnements supprimés : {n}.",
+    "unsub.not_found": "Il n'y a pas d'abonnement n° {id} dans cette discussion. /unsubscribe les liste.",
+    "unsub.usage": "Écrivez /unsubscribe, /unsubscribe ID ou /unsubscribe all.",
+    "settings.title": "<b>Réglages</b>",
+    "settings.body": "Langue : {language}\nFuseau horaire : {timezone}\nEn pause : {muted}\n{subscriptions}",
+    "settings.subs": "<b>Abonnements</b>",
+    "settings.sub": "n° {id} <code>{query}</code> : synthèses {times} · alertes {alerts}",
+    "settings.no_subs": "Aucun abonnement pour l'instant : /subscribe.",
+    "settings.alerts_button": "n° {id} alertes : {state}",
+    "settings.mute_button": "🔕 Pause 8h",
+    "settings.unmute_button": "🔔 Reprendre",
+    "settings.saved": "Enregistré",
+    "language.name": "français",
+    "language.choose": "Choisissez la langue de cette discussion :",
+    "language.set": "Langue : français.",
+    "language.usage": "Écrivez /language en ou /language fr.",
+    "latest.title": "<b>Derniers sujets</b>",
+    "latest.none": "Aucun sujet pour l'instant.",
+    "story.usage": "Écrivez /story suivi de l'identifiant d'un sujet (/latest les affiche).",
+    "story.unknown": "Il n'y a pas de sujet « {id} ». /latest affiche les récents avec leur identifiant.",
+    "trending.title": "<b>En hausse sur les dernières 24 heures</b>",
+    "trending.line": "{n}. <b>{name}</b> : {count} mentions ({previous} la veille)",
+    "trending.none": "Rien n'est en hausse en ce moment.",
+    "schedule.show": "<b>Programme</b> (fuseau {timezone})\n{lines}\nPour le changer : <code>/schedule "
+    "07:30,18:00 tz:Europe/Paris</code>",
+    "schedule.line": "n° {id} <code>{query}</code> : {times}",
+    "schedule.no_subs": "Cette discussion n'a pas encore d'abonnement : /subscribe d'abord.",
+    "schedule.saved": "✅ Programme enregistré.",
+    "mute.on": "🔕 Alertes et synthèses suspendues jusqu'au {until}. /mute off les reprend.",
+    "mute.off": "🔔 Alertes et synthèses reprises.",
+    "sources.title": "<b>Sources</b> ({n})",
+    "sources.line": "{mark} <code>{id}</code> dernier succès {success} · erreurs {errors}{kind}{paused}",
+    "sources.never": "jamais",
+    "sources.paused": " · en pause",
+    "sources.none": "Aucune source n'a encore été vérifiée.",
+    "status.text": "<b>État</b>\nSources en échec : {failing}/{total}{names}\nArticles : {articles}\n"
+    "File d'envoi : {outbox}\nEn attente : {pending}, prochain {next_due}\n<b>Derniers envois</b>\n{recent}",
+    "status.no_deliveries": "aucun pour l'instant",
+    "status.delivery": "{time} · discussion {chat} · {kind}",
+    "broadcast.usage": "Écrivez le message après /broadcast.",
+    "broadcast.queued": "📣 Message programmé pour {n} discussions.",
+}
+
+CATALOGS: dict[str, dict[str, str]] = {"en": EN, "fr": FR}

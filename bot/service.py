@@ -1,0 +1,162 @@
+"""The bot's long-running part: Telegram updates, planning, delivery and the daily email, in one asyncio loop.
+
+``BotService.run(stop)`` starts, and keeps a handle on, each part:
+
+1. the Telegram application (when a token is set): long polling of updates, the command handlers;
+2. the deliverer: the outbox's due items out to Telegram, paced (``bot.delivery``);
+3. the planner loop: every ``plan_interval_s``, due digests and new alerts recorded in the outbox, then the
+   deliverer woken (``bot.planner``; database work in a worker thread);
+4. the email loop: every minute, the daily email prepared when due and pending sends retried (``bot.email_job``).
+
+When ``stop`` is set, each part finishes what it is doing (a send in flight is recorded) and the application
+stops polling; nothing recorded in the outbox is lost, and the next start goes on from there. A failing round
+of a loop is logged and retried at the next round; it never ends the service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from telegram import Bot
+from telegram.ext import Application
+
+from bot.app import BotDeps, build_application, start_polling, stop_polling
+from bot.delivery import Deliverer
+from bot.email_job import DailyEmail
+from bot.planner import Planner, make_digest, views_between
+from bot.ratelimit import RateLimiter
+from bot.repository import BotRepository
+from bot.settings import BotSettings
+from bot.telegram import TelegramSender
+from monitor.store import Store
+from summarizer.digest import Digest
+from summarizer.gazetteer import Gazetteer, load_gazetteer
+from summarizer.repository import NlpRepository
+
+log = logging.getLogger(__name__)
+
+EMAIL_STORIES = 100  # most stories in the daily email
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class BotService:
+    settings: BotSettings
+    store: Store
+    repo: BotRepository
+    nlp: NlpRepository
+    planner: Planner
+    app: Application | None  # type: ignore[type-arg]  # PTB's generic Application
+    deliverer: Deliverer | None
+    email: DailyEmail | None
+    clock: Callable[[], datetime]
+
+    def wake(self) -> None:
+        if self.deliverer is not None:
+            self.deliverer.wake()
+
+    async def plan(self) -> int:
+        """One planning round: due digests and new alerts into the outbox; the number of messages recorded."""
+        now = self.clock()
+        recorded = await asyncio.to_thread(self.planner.plan_digests, now)
+        recorded += await asyncio.to_thread(self.planner.plan_alerts, now)
+        if recorded:
+            log.info("planned messages=%s", recorded)
+            self.wake()
+        return recorded
+
+    async def run(self, stop: asyncio.Event) -> None:
+        tasks = [
+            asyncio.create_task(self._every(self.settings.plan_interval_s, self.plan, stop), name="planner")
+        ]
+        if self.deliverer is not None:
+            tasks.append(asyncio.create_task(self.deliverer.run(stop), name="deliverer"))
+        if self.email is not None:
+            email = self.email
+            tasks.append(
+                asyncio.create_task(self._every(60.0, lambda: email.tick(self.clock()), stop), name="email")
+            )
+        try:
+            if self.app is not None:
+                await self._run_app(stop)
+            else:
+                await stop.wait()
+        finally:
+            stop.set()
+            for result, task in zip(await asyncio.gather(*tasks, return_exceptions=True), tasks, strict=True):
+                if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                    log.error("task %s failed: %r", task.get_name(), result)
+
+    async def _run_app(self, stop: asyncio.Event) -> None:
+        assert self.app is not None
+        await start_polling(self.app)  # command menus registered, long polling of the updates we handle
+        try:
+            await stop.wait()
+        finally:
+            await stop_polling(self.app)  # handled updates confirmed to Telegram, handlers finished
+
+    @staticmethod
+    async def _every(period_s: float, round_: Callable[[], Awaitable[object]], stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await round_()
+            except Exception:  # one bad round (database outage, bad data) must not end the service
+                log.exception("round failed; retrying in %s s", period_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=period_s)
+
+
+def email_digest(nlp: NlpRepository, limit: int = EMAIL_STORIES) -> Callable[[datetime, datetime], Digest]:
+    """The daily email's stories: every story that got news in the window, most important first."""
+
+    def load(since: datetime, until: datetime) -> Digest:
+        return make_digest(views_between(nlp, since, until), "", since, until, limit)
+
+    return load
+
+
+def build_service(
+    settings: BotSettings,
+    store: Store,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    gazetteer: Gazetteer | None = None,
+    bot: Bot | None = None,
+) -> BotService:
+    """Wire the bot's parts on one store; ``bot`` replaces the application's Bot for delivery (benchmarks)."""
+    repo, nlp = BotRepository(store), NlpRepository(store)
+    planner = Planner(repo, nlp, digest_limit=settings.digest_limit, clock=clock)
+    cfg = settings.email_config()
+    email = DailyEmail(store, cfg, email_digest(nlp), clock) if cfg else None
+    service = BotService(settings, store, repo, nlp, planner, None, None, email, clock)
+    token = settings.telegram_token.get_secret_value() if settings.telegram_token else None
+    if token:
+        deps = BotDeps(
+            repo=repo,
+            planner=planner,
+            nlp=nlp,
+            store=store,
+            admin_ids=settings.admins,
+            wake=service.wake,
+            clock=clock,
+            gazetteer=gazetteer or load_gazetteer(),
+            default_language=settings.default_language,
+        )
+        service.app = build_application(token, settings.telegram_api_url, deps)
+        service.deliverer = Deliverer(
+            repo,
+            TelegramSender(bot or service.app.bot),
+            RateLimiter(settings.limits),
+            clock=clock,
+            backoff_base_s=settings.retry_base_s,
+            backoff_cap_s=settings.retry_cap_s,
+        )
+    return service

@@ -1,0 +1,70 @@
+"""The bot service as it runs: Telegram updates, the planner loop and the deliverer together, against the fake
+Bot API over HTTP and a real store: a user subscribes to alerts, a story arrives and is alerted once, the story
+grows and the alert is edited, then a graceful stop leaves nothing running."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.service import build_service
+from bot.settings import bot_settings_from_env
+from monitor.store import Store
+from tests.bot.stories import Piece, add_story
+from tests.fakebotapi import FakeBotAPI
+
+
+@pytest.fixture
+def store(sqlite_url: str) -> Iterator[Store]:
+    s = Store.open(sqlite_url)
+    yield s
+    s.close()
+
+
+async def test_alert_then_edit_then_graceful_stop(store: Store, fake_bot_api: FakeBotAPI) -> None:
+    api = fake_bot_api
+    settings = bot_settings_from_env(
+        {"TELEGRAM_BOT_TOKEN": api.token, "VEILLE_TELEGRAM_API_URL": api.url, "VEILLE_PLAN_INTERVAL_S": "1"}
+    )
+    service = build_service(settings, store)
+    stop = asyncio.Event()
+    running = asyncio.create_task(service.run(stop))
+    try:
+        api.user_message(100, "/start", lang="fr")
+        api.user_message(100, "/subscribe entity:europol alerts")
+        await api.wait_for_async(
+            lambda c: c.method == "sendMessage" and "europol" in str(c.params.get("text", ""))
+        )
+        pieces = [
+            Piece(
+                "europol", "en", "Europol takes down Daesh propaganda servers", "Europol led the action day."
+            )
+        ]
+        add_story(store, "s1", pieces, at=datetime.now(UTC), entities=["europol", "isis"])
+        alert = await api.wait_for_async(
+            lambda c: c.method == "sendMessage" and "🚨" in str(c.params.get("text", ""))
+        )
+        first = api.messages(100)[-1]
+        assert "Europol takes down" in first.text and alert.params["chat_id"] == 100
+
+        pieces.append(
+            Piece("lemonde", "fr", "Europol démantèle les serveurs de Daech", "Europol a mené l'action.")
+        )
+        add_story(store, "s1", pieces, at=datetime.now(UTC), entities=["europol", "isis"])
+        await api.wait_for_async(lambda c: c.method == "editMessageText", timeout=15)
+        edited = next(m for m in api.messages(100) if m.message_id == first.message_id)
+        assert edited.edited and "Mise à jour" in edited.text
+        assert sum("🚨" in m.text for m in api.messages(100)) == 1  # edited, not re-posted
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 15)
+    assert service.repo.outbox_counts() == {"sent": 2}
+    # the command menus were registered with Telegram at start, in English and French
+    assert ("subscribe" in dict(api.commands({"type": "all_private_chats"}))) and api.commands(
+        {"type": "all_private_chats"}, "fr"
+    )
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+    assert others == []
