@@ -68,7 +68,9 @@ def views_between(nlp: NlpRepository, since: datetime, until: datetime) -> list[
     return nlp.story_views(nlp.stories_touched(since, until))
 
 
-def make_digest(views: Sequence[StoryView], query: str, since: datetime, until: datetime, limit: int) -> Digest:
+def make_digest(
+    views: Sequence[StoryView], query: str, since: datetime, until: datetime, limit: int
+) -> Digest:
     """The stories among ``views`` (already those of the window) that match ``query``, most important first."""
     digest = build_digest(views, parse_filter(query), since=EPOCH, until=FAR, limit=limit)
     return replace(digest, since=since, until=until)
@@ -139,7 +141,9 @@ class Planner:
         watching = [s for s in self.repo.subscriptions() if s.alerts]
         recorded = 0
         if watching:
-            views = views_between(self.nlp, min(checked, *(s.created_at for s in watching)), now + timedelta(seconds=1))
+            views = views_between(
+                self.nlp, min(checked, *(s.created_at for s in watching)), now + timedelta(seconds=1)
+            )
             chats = {s.chat_id: s for s in self.repo.subscribers()}
             for sub in watching:
                 chat = chats.get(sub.chat_id)
@@ -148,7 +152,9 @@ class Planner:
         self.repo.set_state(ALERT_WATERMARK, now.isoformat(), now)
         return recorded
 
-    def _alerts_for(self, chat: Subscriber, sub: Subscription, views: Sequence[StoryView], now: datetime) -> int:
+    def _alerts_for(
+        self, chat: Subscriber, sub: Subscription, views: Sequence[StoryView], now: datetime
+    ) -> int:
         try:
             flt = parse_filter(sub.query)
         except ConfigError as exc:
@@ -197,7 +203,9 @@ class Planner:
         for query in queries or ("",):
             for story in make_digest(views, query, since, now, self.digest_limit).stories:
                 chosen.setdefault(story.story_id, story)
-        stories = sorted(chosen.values(), key=lambda s: (-s.importance, -s.last_update.timestamp(), s.story_id))
+        stories = sorted(
+            chosen.values(), key=lambda s: (-s.importance, -s.last_update.timestamp(), s.story_id)
+        )
         digest = Digest(since, now, parse_filter(""), tuple(stories[: self.digest_limit]))
         parts = render_digest(digest, chat.language, now=now)
         return NewMessage(chat.chat_id, key, "reply", tuple(parts))

@@ -40,7 +40,8 @@ class Limits:
             ) * self.chat_interval_s
         else:
             chat_bound = last * self.chat_interval_s
-        return max(math.floor((messages - 1) / self.global_per_s), chat_bound)  # bursts of global_per_s a second
+        global_bound = math.floor((messages - 1) / self.global_per_s)  # bursts of global_per_s each second
+        return max(global_bound, chat_bound)
 
 
 @dataclass(slots=True)

@@ -51,7 +51,9 @@ class BotSettings(BaseModel, frozen=True, extra="forbid"):
     telegram_api_url: Annotated[str, AfterValidator(_url)] = opt(
         TELEGRAM_API, "Bot API server: Telegram's, a self-hosted one, or a local test double"
     )
-    admin_ids: Annotated[str, AfterValidator(_ids)] = opt("", "Telegram user ids of the operators, comma-separated")
+    admin_ids: Annotated[str, AfterValidator(_ids)] = opt(
+        "", "Telegram user ids of the operators, comma-separated"
+    )
     default_language: Literal["en", "fr"] = opt("en", "language of new chats until they choose")
     digest_limit: int = opt(60, "most stories in one digest", ge=1, le=500)
     plan_interval_s: float = opt(30.0, "seconds between checks for due digests and new alerts", ge=1, le=3600)
@@ -60,7 +62,9 @@ class BotSettings(BaseModel, frozen=True, extra="forbid"):
     send_group_per_min: int = opt(20, "messages per minute to one group or channel", ge=1, le=10000)
     retry_base_s: float = opt(5.0, "first delay after a failed send, then doubled", ge=0.1, le=3600)
     retry_cap_s: float = opt(900.0, "longest delay between send retries", ge=1, le=86400)
-    email_to: Annotated[str, AfterValidator(one_line)] = opt("", "recipients of the daily email (empty: no email)")
+    email_to: Annotated[str, AfterValidator(one_line)] = opt(
+        "", "recipients of the daily email (empty: no email)"
+    )
     email_from: Annotated[str, AfterValidator(one_line)] = opt("veille@localhost", "sender address")
     email_hour: int = opt(7, "hour of the daily email", ge=0, le=23)
     email_timezone: Annotated[str, AfterValidator(_zone)] = opt("UTC", "time zone of the email hour and day")
