@@ -262,10 +262,26 @@ class BotRepository:
             "last_digest_at": now,  # the first digest covers what comes after subscribing
             "created_at": now,
         }
+        same = select(subscriptions).where(
+            subscriptions.c.chat_id == chat_id,
+            subscriptions.c.thread_id.is_(None)
+            if thread_id is None
+            else subscriptions.c.thread_id == thread_id,
+            subscriptions.c.query == query,
+            subscriptions.c.digest_times == values["digest_times"],
+            subscriptions.c.alerts.is_(alerts),
+        )
         with self.store.write_connection() as conn:
-            new_id = conn.execute(insert(subscriptions).values(**values)).inserted_primary_key
-            assert new_id is not None
-            row = conn.execute(select(subscriptions).where(subscriptions.c.id == new_id[0])).mappings().one()
+            # the same request again (Telegram re-delivers an update after a crash): one subscription, not two
+            row = conn.execute(same).mappings().first()
+            if row is None:
+                new_id = conn.execute(insert(subscriptions).values(**values)).inserted_primary_key
+                assert new_id is not None
+                row = (
+                    conn.execute(select(subscriptions).where(subscriptions.c.id == new_id[0]))
+                    .mappings()
+                    .one()
+                )
         return _subscription(row)
 
     def subscriptions(self, chat_id: int | None = None, *, active_only: bool = True) -> list[Subscription]:
