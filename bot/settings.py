@@ -121,5 +121,24 @@ class BotSettings(BaseModel, frozen=True, extra="forbid"):
         )
 
 
+class ServiceSettings(BaseModel, frozen=True, extra="forbid"):
+    """Settings of ``veille run``, the one process that runs everything."""
+
+    metrics_host: Annotated[str, AfterValidator(one_line)] = opt(
+        "127.0.0.1", "address of the /healthz and /metrics endpoint (keep it local)"
+    )
+    metrics_port: int = opt(9464, "port of the /healthz and /metrics endpoint (0: off)", ge=0, le=65535)
+    summarize_interval_s: float = opt(
+        15.0, "seconds between looks for new articles to summarize", ge=1, le=3600
+    )
+    log_format: Literal["text", "json"] = opt("text", "log lines as text or as JSON objects")
+    log_level: Literal["debug", "info", "warning", "error"] = opt("info", "the least severe level logged")
+    shutdown_timeout_s: float = opt(20.0, "seconds to finish in-flight work on SIGTERM", ge=1, le=600)
+
+
+def service_settings_from_env(environ: Mapping[str, str], **overrides: Any) -> ServiceSettings:
+    return model_from_env(ServiceSettings, environ, **overrides)
+
+
 def bot_settings_from_env(environ: Mapping[str, str], **overrides: Any) -> BotSettings:
     return model_from_env(BotSettings, environ, **overrides)
