@@ -50,8 +50,8 @@ def test_subscriber_lifecycle(repo: BotRepository) -> None:
     assert found.muted(T0) and not found.muted(T0 + timedelta(hours=9))
     sub = repo.add_subscription(42, "europol", T0, digest_times=[time(8)], alerts=True, thread_id=7)
     assert repo.subscriptions(42) == [sub] and sub.thread_id == 7 and sub.last_digest_at == T0
-    again = repo.add_subscription(42, "europol", T0, digest_times=[time(8)], alerts=True, thread_id=7)
-    assert again == sub and len(repo.subscriptions(42)) == 1  # a re-delivered /subscribe adds nothing
+    same = repo.add_subscription(42, "europol", T0, digest_times=[time(8)], alerts=True, thread_id=7)
+    assert same == sub and len(repo.subscriptions(42)) == 1  # a re-delivered /subscribe adds nothing
     repo.enqueue([NewMessage(42, "x", "digest", ("hello",))], T0)
     assert repo.deactivate(42, "Forbidden: bot was blocked by the user", T0) == 1
     assert repo.subscriptions() == [] and repo.subscriptions(active_only=False) == [sub]
