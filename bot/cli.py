@@ -1,7 +1,9 @@
 """The ``veille`` command line: one group, each package contributes its commands.
 
-``veille run`` is the long-running service (the monitor now; the summarizer and the bot join it as they land).
-``--version`` works from an installed package and from a source checkout alike.
+``veille run`` is the long-running service: the monitor, the summarizer and the bot in one process
+(``bot.runner``).
+``--config PATH`` (or ``VEILLE_CONFIG``) names the configuration file that every command reads
+(``bot.configcli``). ``--version`` works from an installed package and from a source checkout alike.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from pathlib import Path
 import click
 
 from bot.botcli import COMMANDS as BOT_COMMANDS
+from bot.configcli import COMMANDS as CONFIG_COMMANDS
+from bot.configcli import config_option, install_config
 from monitor.cli import COMMANDS as MONITOR_COMMANDS
-from monitor.cli import poll_cmd, sources_option
+from monitor.cli import handles_errors, sources_option
 from summarizer.cli import COMMANDS as SUMMARIZER_COMMANDS
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
@@ -49,20 +53,39 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     callback=_print_version,
     help="Show the version and exit.",
 )
-def cli() -> None:
+@config_option
+@click.pass_context
+@handles_errors
+def cli(ctx: click.Context, config_path: Path | None) -> None:
     """veille: watch agencies' and newsrooms' feeds and pages, in many languages."""
+    install_config(ctx, config_path)
 
 
-for command in (*MONITOR_COMMANDS, *SUMMARIZER_COMMANDS, *BOT_COMMANDS):
+for command in (*MONITOR_COMMANDS, *SUMMARIZER_COMMANDS, *BOT_COMMANDS, *CONFIG_COMMANDS):
     cli.add_command(command)
 
 
 @cli.command("run")
 @sources_option
-@click.pass_context
-def run_cmd(ctx: click.Context, sources_path: Path) -> None:
-    """Run continuously: each source polled on its own schedule (Ctrl-C or SIGTERM stops)."""
-    ctx.invoke(poll_cmd, once=False, source_ids=(), sources_path=sources_path, as_json=False)
+@handles_errors
+def run_cmd(sources_path: Path) -> None:
+    """Run everything until Ctrl-C or SIGTERM: polling, summaries, the Telegram bot, alerts, digests, email."""
+    from bot.botcli import load_bot_settings
+    from bot.runner import Runner, run_forever, setup_run_logging, sources_for_run
+    from bot.settings import service_settings_from_env
+    from monitor.cli import load_settings
+    from summarizer.settings import summarizer_settings_from_env
+
+    service = service_settings_from_env(os.environ)
+    setup_run_logging(service)
+    runner = Runner(
+        load_settings(),
+        summarizer_settings_from_env(os.environ),
+        load_bot_settings(),
+        service,
+        sources_for_run(sources_path),
+    )
+    run_forever(runner)
 
 
 def main() -> None:
