@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -108,6 +108,10 @@ class Summarizer:
             results.append(
                 ProcessedArticle(article, now, found, encode_vector(vectors[article.id]), story, error)
             )
+        # a story made earlier in this batch may have merged into another since: its articles go to the survivor
+        results = [
+            replace(r, story_id=self.clusterer.resolve(r.story_id)) if r.story_id else r for r in results
+        ]
         rows = [self._story_row(sid) for sid in sorted({self.clusterer.resolve(s) for s in touched})]
         # Closed stories are complete in the store: the clusterer forgets them, so its saved state stays small.
         self.clusterer.drop_closed()

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from sqlalchemy import func, select
@@ -15,6 +16,7 @@ from monitor.ingest import ingest
 from monitor.models import RawItem
 from monitor.normalize import normalize_items
 from monitor.store import Store
+from summarizer.clustering import ClusterParams
 from summarizer.clustering_eval import bcubed_scores, pairwise_scores
 from summarizer.embeddings import Embedder, load_embedder
 from summarizer.entities import EntityExtractor
@@ -153,3 +155,42 @@ def test_a_model_change_recomputes(store: Store, embedder: Embedder, extractor: 
         for a, _ in (m for s in repo.stories_since(NOW.replace(year=2000)) for m in repo.story_members(s.id))
     ]
     assert len(repo.embeddings(ids, other.model_id)) == len(repo.embeddings(ids, embedder.model_id)) == 20
+
+
+class ScriptedEmbedder:
+    """2-d vectors chosen by the first word of the text: a story made in a batch, then merged in that batch."""
+
+    model_id = "scripted-2d"
+    dim = 2
+    VECTORS: ClassVar[dict[str, tuple[float, ...]]] = {
+        "Alpha": (1.0, 0.0),
+        "Beta": (0.0, 1.0),
+        "Gamma": (0.7071, 0.7071),
+    }
+
+    def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
+        return [self.VECTORS.get(t.split()[0] if t.split() else "", (0.6, 0.8)) for t in texts]
+
+
+def test_a_story_merged_within_its_own_batch_keeps_its_articles(
+    store: Store, extractor: EntityExtractor
+) -> None:
+    """Beta starts a story; Gamma joins Alpha's and pulls it close enough to Beta's to merge, all in one batch:
+    Beta's article must be saved in the surviving story (it was saved under a story never written: an FK error)."""
+    rows = [
+        {
+            "id": f"m{n}",
+            "story": "one",
+            "lang": "en",
+            "title": f"{word} report {n}",
+            "text": f"{word} text number {n}.",
+            "published": f"2026-11-30T0{n}:00:00+00:00",
+        }
+        for n, word in enumerate(("Alpha", "Beta", "Gamma"))
+    ]
+    load_set(store, rows)
+    params = ClusterParams(threshold=0.3, entity_weight=0.0, time_weight=0.0, merge_threshold=0.35)
+    counts = Summarizer(store, extractor, ScriptedEmbedder(), params=params).process_pending(16)
+    assert (counts.articles, counts.errors) == (3, 0)
+    with store.engine.connect() as conn:
+        assert len(set(conn.execute(select(story_articles.c.story_id)).scalars())) == 1
