@@ -58,7 +58,8 @@ class EmailConfig:
     unsubscribe_mailto: str | None = None  # "mailto:list@example.org?subject=unsubscribe"
     unsubscribe_url: str | None = None  # https URL accepting a one-click POST (RFC 8058)
     export_dir: Path = Path("exports")
-    hour: int = 7  # local hour of the daily email
+    hour: int = 7  # local time of the daily email: hour...
+    minute: int = 0  # ...and minute
     timezone: str = "UTC"
 
     def __post_init__(self) -> None:
@@ -68,6 +69,8 @@ class EmailConfig:
             raise ConfigError(f"email language {self.language!r}", hint="en or fr")
         if not 0 <= self.hour <= 23:
             raise ConfigError(f"email hour {self.hour}", hint="an hour from 0 to 23")
+        if not 0 <= self.minute <= 59:
+            raise ConfigError(f"email minute {self.minute}", hint="a minute from 0 to 59")
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -65,17 +65,19 @@ class SendOutcome:
     error: str | None = None
 
 
-def scheduled_at(day: date, hour: int, tz: ZoneInfo) -> datetime:
-    """The UTC time of ``day``'s email (a local time skipped by a DST change counts with the old offset)."""
-    return datetime.combine(day, time(hour), tzinfo=tz).astimezone(UTC)
+def scheduled_at(day: date, hour: int | time, tz: ZoneInfo) -> datetime:
+    """The UTC time of ``day``'s email at ``hour`` (or a time of day); a local time skipped by a DST change counts
+    with the old offset."""
+    at = hour if isinstance(hour, time) else time(hour)
+    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
 
 
-def window(day: date, hour: int, tz: ZoneInfo) -> tuple[datetime, datetime]:
+def window(day: date, hour: int | time, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """[since, until) of ``day``'s digest: from the previous day's send time to this day's."""
     return scheduled_at(day - timedelta(days=1), hour, tz), scheduled_at(day, hour, tz)
 
 
-def due_day(now: datetime, hour: int, tz: ZoneInfo) -> date | None:
+def due_day(now: datetime, hour: int | time, tz: ZoneInfo) -> date | None:
     """The local day of ``now`` when its send time has passed, else None."""
     day = now.astimezone(tz).date()
     return day if now >= scheduled_at(day, hour, tz) else None
@@ -119,7 +121,7 @@ class DailyEmail:
         return self.send_due(now)
 
     def due(self, now: datetime) -> date | None:
-        day = due_day(now, self._cfg.hour, self._tz)
+        day = due_day(now, time(self._cfg.hour, self._cfg.minute), self._tz)
         return None if day is None or self._row(day) is not None else day
 
     def prepare(self, day: date, now: datetime) -> ExportPaths | None:
@@ -159,7 +161,7 @@ class DailyEmail:
             return conn.execute(query).mappings().first()
 
     def _export(self, day: date, now: datetime) -> tuple[ExportPaths, int]:
-        digest = self._load_digest(*window(day, self._cfg.hour, self._tz))
+        digest = self._load_digest(*window(day, time(self._cfg.hour, self._cfg.minute), self._tz))
         message = build_message(digest, self._cfg, day=day, now=now)
         body = message.get_body(("html",))
         html_text = "" if body is None else str(body.get_content())

@@ -85,6 +85,8 @@ class Runner:
     async def _run_parts(self, store: Store, stop: asyncio.Event) -> None:
         wants_bot = self.bot.telegram_token is not None or self.bot.email_config() is not None
         self._bot = build_service(self.bot, store) if wants_bot else None
+        if self._bot is not None:
+            self._bot.caught_up.clear()  # no daily email before the summarizer has caught up with the backlog
         tasks = {
             "monitor": asyncio.create_task(self._part("monitor", stop, lambda: self._monitor(store, stop))),
             "summarizer": asyncio.create_task(
@@ -150,6 +152,8 @@ class Runner:
                 if self._bot is not None:
                     await self._bot.plan()  # alerts as soon as their story exists
                 continue  # more may be pending: the next batch at once
+            if self._bot is not None:
+                self._bot.caught_up.set()
             await _wait_any(stop, self._wake, self.service.summarize_interval_s)
 
     def _load_summarizer(self, store: Store) -> Summarizer:

@@ -6,7 +6,8 @@
 2. the deliverer: the outbox's due items out to Telegram, paced (``bot.delivery``);
 3. the planner loop: every ``plan_interval_s``, due digests and new alerts recorded in the outbox, then the
    deliverer woken (``bot.planner``; database work in a worker thread);
-4. the email loop: every minute, the daily email prepared when due and pending sends retried (``bot.email_job``).
+4. the email loop: every minute, the daily email prepared when due and pending sends retried (``bot.email_job``),
+   once the stories are up to date (``caught_up``).
 
 When ``stop`` is set, each part finishes what it is doing (a send in flight is recorded) and the application
 stops polling; nothing recorded in the outbox is lost, and the next start goes on from there. A failing round
@@ -19,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from telegram import Bot
@@ -58,6 +59,12 @@ class BotService:
     deliverer: Deliverer | None
     email: DailyEmail | None
     clock: Callable[[], datetime]
+    # set when the stories are up to date: ``veille run`` clears it until the summarizer has caught up after a
+    # start, so the daily email never goes out before the backlog is summarized
+    caught_up: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.caught_up.set()
 
     def wake(self) -> None:
         if self.deliverer is not None:
@@ -82,7 +89,7 @@ class BotService:
         if self.email is not None:
             email = self.email
             tasks.append(
-                asyncio.create_task(self._every(60.0, lambda: email.tick(self.clock()), stop), name="email")
+                asyncio.create_task(self._every(60.0, lambda: self._email_round(email), stop), name="email")
             )
         try:
             if self.app is not None:
@@ -102,6 +109,10 @@ class BotService:
             await stop.wait()
         finally:
             await stop_polling(self.app)  # handled updates confirmed to Telegram, handlers finished
+
+    async def _email_round(self, email: DailyEmail) -> None:
+        if self.caught_up.is_set():
+            await email.tick(self.clock())
 
     @staticmethod
     async def _every(period_s: float, round_: Callable[[], Awaitable[object]], stop: asyncio.Event) -> None:

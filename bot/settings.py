@@ -67,6 +67,7 @@ class BotSettings(BaseModel, frozen=True, extra="forbid"):
     )
     email_from: Annotated[str, AfterValidator(one_line)] = opt("veille@localhost", "sender address")
     email_hour: int = opt(7, "hour of the daily email", ge=0, le=23)
+    email_minute: int = opt(0, "minute of the daily email", ge=0, le=59)
     email_timezone: Annotated[str, AfterValidator(_zone)] = opt("UTC", "time zone of the email hour and day")
     email_language: Literal["en", "fr"] = opt("en", "language of the daily email")
     email_unsubscribe_mailto: str | None = opt(None, "List-Unsubscribe mailto: address")
@@ -117,6 +118,7 @@ class BotSettings(BaseModel, frozen=True, extra="forbid"):
             unsubscribe_url=self.email_unsubscribe_url,
             export_dir=self.export_dir,
             hour=self.email_hour,
+            minute=self.email_minute,
             timezone=self.email_timezone,
         )
 
