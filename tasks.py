@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Set up and run veille with nothing but Python 3.11+ on the machine.
 
-    python3 tasks.py run     # create .venv, install veille, run the monitor (veille run)
+    python3 tasks.py demo    # create .venv, install veille, run the offline demo (veille demo)
     python3 tasks.py test    # create .venv, install veille[dev], run ruff, mypy and pytest
+    python3 tasks.py run     # create .venv, install veille, run veille (veille run; extra args go to veille)
 
 Each command installs what it needs into ./.venv first (quietly, and only when pyproject.toml or
 constraints.txt changed since the last install). constraints.txt pins torch to the CPU build.
@@ -57,6 +58,10 @@ def run(argv: list[str]) -> None:
     _sh(BIN / "veille", *(argv or ["run"]), env=env)
 
 
+def demo(argv: list[str]) -> None:
+    run(["demo", *argv])
+
+
 def test(argv: list[str]) -> None:
     _install("dev")
     env = dict(os.environ, HF_HUB_OFFLINE="1")
@@ -67,7 +72,7 @@ def test(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    commands = {"run": run, "test": test}
+    commands = {"run": run, "test": test, "demo": demo}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
-        sys.exit("usage: python3 tasks.py run|test [args...]")
+        sys.exit("usage: python3 tasks.py demo|test|run [args...]")
     commands[sys.argv[1]](sys.argv[2:])
