@@ -72,15 +72,15 @@ def run_cmd(sources_path: Path) -> None:
     """Run everything until Ctrl-C or SIGTERM: polling, summaries, the Telegram bot, alerts, digests, email."""
     from bot.botcli import load_bot_settings
     from bot.runner import Runner, run_forever, setup_run_logging, sources_for_run
-    from bot.settings import service_settings_from_env
-    from monitor.cli import load_settings
-    from summarizer.settings import summarizer_settings_from_env
+    from bot.settings import ServiceSettings
+    from monitor.cli import configured, load_settings
+    from summarizer.settings import SummarizerSettings
 
-    service = service_settings_from_env(os.environ)
+    service = configured(ServiceSettings)
     setup_run_logging(service)
     runner = Runner(
         load_settings(),
-        summarizer_settings_from_env(os.environ),
+        configured(SummarizerSettings),
         load_bot_settings(),
         service,
         sources_for_run(sources_path),

@@ -1,10 +1,12 @@
 """The monitor's commands: ``veille poll``, ``veille sources list|check|resume``, ``veille articles list``.
 
-Conventions shared by every command: ``--sources PATH`` (default ``./sources.yaml``); the store from
-``DATABASE_URL`` (default an SQLite file ``veille.db`` in the working directory); ``--json`` on list commands prints
-JSON Lines; private and loopback addresses are fetched only with ``VEILLE_ALLOW_PRIVATE=1``. Exit codes: 0 on
-success (a failing source is a result, not a failure of the command, except for ``sources check --probe``), 1 on
-a runtime failure (database unreachable, a probed source failing), 2 on bad usage or configuration.
+Conventions shared by every command: ``--sources PATH`` (default ``./sources.yaml``); the settings through
+``configured``, from the configuration the root group loaded (``veille --config``: a file and the environment); the
+store from ``DATABASE_URL`` (default an SQLite file ``veille.db`` in the working directory); ``--json`` on list
+commands prints JSON Lines; private and loopback addresses are fetched only with ``VEILLE_ALLOW_PRIVATE=1``. Exit
+codes: 0 on success (a failing source is a result, not a failure of the command, except for ``sources check
+--probe``), 1 on a runtime failure (database unreachable, a probed source failing), 2 on bad usage or
+configuration.
 
 Human output is a table on stdout, then one note per failing source: what happened, to what, and what to do
 next. Text that comes from a feed or a server is never read as rich markup.
@@ -24,9 +26,10 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 import click
+from pydantic import BaseModel
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.text import Text
@@ -53,11 +56,12 @@ from monitor.models import Article, SourceState
 from monitor.poller import Poller, PollOutcome
 from monitor.probe import ProbeResult, probe_sources
 from monitor.scheduler import MonitorScheduler
-from monitor.settings import MonitorSettings, settings_from_env
+from monitor.settings import MonitorSettings, model_from_env
 from monitor.store import Store
 
 P = ParamSpec("P")
 R = TypeVar("R")
+M = TypeVar("M", bound=BaseModel)
 
 log = logging.getLogger("veille")
 
@@ -70,13 +74,10 @@ def setup_logging(level: int = logging.WARNING) -> None:
 
 
 def _shown_database_url() -> str:
-    """DATABASE_URL as given (password hidden), or the default."""
-    raw = os.environ.get("DATABASE_URL", "").strip() or str(
-        MonitorSettings.model_fields["database_url"].default
-    )
+    """The configured database URL (password hidden)."""
     try:
-        return make_url(raw).render_as_string(hide_password=True)
-    except ArgumentError:
+        return make_url(load_settings().database_url).render_as_string(hide_password=True)
+    except (ArgumentError, ConfigError):
         return "DATABASE_URL"
 
 
@@ -98,7 +99,8 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
         except SQLAlchemyError as exc:
             err.print(
                 f"[red]database error[/] with {escape(_shown_database_url())}: {escape(_database_error(exc))}\n"
-                "fix: check DATABASE_URL and that the database server is running and reachable",
+                "fix: check DATABASE_URL (or database_url in [monitor] of veille.toml) and that the database server "
+                "is running and reachable",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -121,8 +123,28 @@ sources_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON Lines instead of a table.")
 
 
+class SettingsLoader(Protocol):
+    """Gives the validated settings of a model, from the configuration the ``veille`` group loaded."""
+
+    def __call__(self, model: type[M], /) -> M: ...
+
+
+SETTINGS_KEY = "veille.settings"  # in click's ``ctx.meta``: the SettingsLoader of the loaded configuration
+
+
+def configured(model: type[M]) -> M:
+    """The settings ``model`` from the configuration of ``veille --config`` (its file and the environment).
+
+    The root group (``bot.cli``) puts a :class:`SettingsLoader` in ``ctx.meta``; without one (a command run on its
+    own, a test), the settings come from the environment alone.
+    """
+    ctx = click.get_current_context(silent=True)
+    loader: SettingsLoader | None = ctx.meta.get(SETTINGS_KEY) if ctx is not None else None
+    return loader(model) if loader is not None else model_from_env(model, os.environ)
+
+
 def load_settings() -> MonitorSettings:
-    return settings_from_env(os.environ)
+    return configured(MonitorSettings)
 
 
 def fetch_settings(settings: MonitorSettings) -> FetchSettings:

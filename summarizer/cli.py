@@ -1,14 +1,14 @@
 """The summarizer's commands: ``veille summarize``, ``veille stories list|show``, ``veille digest``, ``veille eval``.
 
-Same conventions as the monitor's commands: the store from ``DATABASE_URL``; ``--json`` prints JSON (Lines on
-lists); exit code 0 on success, 1 on a runtime failure, 2 on bad usage or configuration. Models load once per
-command, offline (``HF_HUB_OFFLINE=1``).
+Same conventions as the monitor's commands: the settings from the configuration (``--embedder``, ``--entities`` and
+``--batch`` default to ``[summarizer]``'s, or ``VEILLE_EMBEDDER``, ...); the store from ``DATABASE_URL``;
+``--json`` prints JSON (Lines on lists); exit code 0 on success, 1 on a runtime failure, 2 on bad usage or
+configuration. Models load once per command, offline (``HF_HUB_OFFLINE=1``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,10 +19,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from monitor.cli import handles_errors, json_option, load_settings, open_store, setup_logging
+from monitor.cli import configured, handles_errors, json_option, load_settings, open_store, setup_logging
 from monitor.config import parse_duration
 from summarizer.digest import Digest, build_digest, localize, parse_filter, trending
 from summarizer.repository import NlpRepository, StoryRow
+from summarizer.settings import SummarizerSettings
 
 if TYPE_CHECKING:
     from summarizer.entities import EntityExtractor
@@ -32,8 +33,8 @@ err = Console(stderr=True)
 
 embedder_option = click.option(
     "--embedder",
-    default=lambda: os.environ.get("VEILLE_EMBEDDER", "use"),
-    show_default="use",
+    default=lambda: configured(SummarizerSettings).embedder,
+    show_default="embedder of the configuration, else use",
     help="Embedding model: use (multilingual USE) or st:<sentence-transformers name or path>.",
 )
 
@@ -42,9 +43,9 @@ entities_option = click.option(
     "--entities",
     "entities_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=lambda: os.environ.get("VEILLE_ENTITIES") or None,
+    default=lambda: configured(SummarizerSettings).entities,
     help="Your own entities file (same format as summarizer/data/entities.yaml), merged over the packaged one; "
-    "default: $VEILLE_ENTITIES.",
+    "default: entities of the configuration ([summarizer] in veille.toml, or $VEILLE_ENTITIES).",
 )
 
 
@@ -72,7 +73,13 @@ def _echo_json(value: Any) -> None:
 
 
 @click.command("summarize")
-@click.option("--batch", default=64, show_default=True, type=click.IntRange(1, 10000))
+@click.option(
+    "--batch",
+    default=lambda: configured(SummarizerSettings).summarize_batch,
+    show_default="summarize_batch of the configuration, else 64",
+    type=click.IntRange(1, 10000),
+    help="Articles per batch (one transaction each).",
+)
 @embedder_option
 @entities_option
 @handles_errors
