@@ -47,7 +47,9 @@ def _zone(value: str) -> str:
 class BotSettings(BaseModel, frozen=True, extra="forbid"):
     """Settings of the bot and the email export: each has a default, bounds and a help line."""
 
-    telegram_token: SecretStr | None = opt(None, "the bot's token from @BotFather (secret; environment only)")
+    telegram_token: SecretStr | None = opt(
+        None, "the bot's token from @BotFather (secret: environment, or telegram_token_file)"
+    )
     telegram_api_url: Annotated[str, AfterValidator(_url)] = opt(
         TELEGRAM_API, "Bot API server: Telegram's, a self-hosted one, or a local test double"
     )
@@ -77,7 +79,7 @@ class BotSettings(BaseModel, frozen=True, extra="forbid"):
     smtp_port: int = opt(587, "SMTP port (587 STARTTLS, 465 TLS, 25 none)", ge=1, le=65535)
     smtp_security: Literal["starttls", "tls", "none"] = opt("starttls", "starttls, tls or none")
     smtp_username: str | None = opt(None, "SMTP login (none: no authentication)")
-    smtp_password: SecretStr | None = opt(None, "SMTP password (secret; environment only)")
+    smtp_password: SecretStr | None = opt(None, "SMTP password (secret: environment, or smtp_password_file)")
     smtp_timeout_s: float = opt(30.0, "seconds for each SMTP operation", ge=1, le=600)
     smtp_cafile: Path | None = opt(None, "CA bundle to verify the SMTP server (default: the system's)")
 
