@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, timedelta
@@ -19,15 +18,17 @@ from typing import Any
 import click
 from rich.table import Table
 
+from bot.demo import demo_cmd
 from bot.repository import BotRepository
-from bot.settings import BotSettings, bot_settings_from_env
-from monitor.cli import handles_errors, json_option, load_settings, open_store, setup_logging
+from bot.settings import BotSettings
+from monitor.cli import configured, handles_errors, json_option, load_settings, open_store, setup_logging
 from monitor.cli_output import out
 from monitor.errors import ConfigError
 
 
 def load_bot_settings() -> BotSettings:
-    return bot_settings_from_env(os.environ)
+    """The bot's settings from the configuration (``veille --config``: the file and the environment)."""
+    return configured(BotSettings)
 
 
 def run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
@@ -217,4 +218,4 @@ def email_send(day: str | None) -> None:
         raise SystemExit(1)
 
 
-COMMANDS = (bot_group, email_group)
+COMMANDS = (bot_group, email_group, demo_cmd)
