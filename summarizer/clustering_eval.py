@@ -23,8 +23,8 @@ Scores (:func:`pairwise_scores`, :func:`bcubed_scores`):
 :func:`evaluate_clustering` embeds ``title + start of text`` in batches, takes the entities from an
 optional extractor, marks exact copies (same title and text as an earlier article) as duplicates as the
 monitor's ``content_hash`` would, and runs a :class:`~summarizer.clustering.StoryClusterer`.
-:func:`tune` scores a grid of parameters on precomputed vectors; it is how the defaults of
-:class:`~summarizer.clustering.ClusterParams` were chosen.
+:func:`tune` scores a grid of parameters on precomputed vectors of one set (the defaults of
+:class:`~summarizer.clustering.ClusterParams` come from such grids over three sets: see that module).
 """
 
 from __future__ import annotations
