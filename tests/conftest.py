@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,26 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared test data not found at {path}")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """Commands run in-process (click's CliRunner) configure logging as ``veille`` does: root handlers and
+    levels, quieter library loggers. Put it all back after each test, so that no later test depends on the order
+    (caplog-based tests see nothing when an earlier test left the root logger at ERROR)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {
+        name: lg.level
+        for name, lg in logging.root.manager.loggerDict.items()
+        if isinstance(lg, logging.Logger)
+    }
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, lg in logging.root.manager.loggerDict.items():
+        if isinstance(lg, logging.Logger):
+            lg.setLevel(levels.get(name, logging.NOTSET))
 
 
 @pytest.fixture
