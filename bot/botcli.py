@@ -76,10 +76,8 @@ def bot_deliver(max_wait: float) -> None:
     """Plan due digests and alerts, send everything due, wait for retries up to --max-wait, then exit."""
     from telegram import Bot
 
-    from bot.delivery import Deliverer
     from bot.planner import Planner
-    from bot.ratelimit import RateLimiter
-    from bot.telegram import TelegramSender
+    from bot.service import deliverer_for
     from summarizer.repository import NlpRepository
 
     setup_logging()
@@ -95,13 +93,7 @@ def bot_deliver(max_wait: float) -> None:
 
         async def deliver(stop: asyncio.Event) -> None:
             async with Bot(token, base_url=f"{settings.telegram_api_url}/bot") as bot:
-                deliverer = Deliverer(
-                    repo,
-                    TelegramSender(bot),
-                    RateLimiter(settings.limits),
-                    backoff_base_s=settings.retry_base_s,
-                    backoff_cap_s=settings.retry_cap_s,
-                )
+                deliverer = deliverer_for(settings, repo, bot)
                 deadline = datetime.now(UTC) + timedelta(seconds=max_wait)
                 while not stop.is_set():
                     await deliverer.drain()

@@ -25,9 +25,8 @@ import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from typing import Any, TypeVar, get_args
 
-from annotated_types import Ge, Le
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
@@ -36,7 +35,7 @@ from sqlalchemy.engine import make_url
 from bot.configfile import ConfigFile, read_config_file, read_secret
 from bot.settings import BotSettings, ServiceSettings
 from monitor.errors import ConfigError
-from monitor.settings import MonitorSettings, env_var
+from monitor.settings import MonitorSettings, choices, env_var, expected, limits
 from monitor.validation import ConfigErrors, show
 from summarizer.settings import SummarizerSettings
 
@@ -235,33 +234,13 @@ def _error(
     fix = (err.get("ctx") or {}).get("hint")  # a validator's own fix (monitor.validation.invalid)
     if where.path is None:
         hint = f"{fix} ({where.var}: {info.description})" if fix else None
-        hint = hint or f"set {where.var} to {_expected(info, env=True)} ({info.description})"
+        hint = hint or f"set {where.var} to {expected(info, env=True)} ({info.description})"
         return ConfigError(f"{where.var}={shown}: {message}", hint=hint)
     hint = f"{fix} ({field}: {info.description})" if fix else None
-    hint = hint or f"set {field} to {_expected(info, env=False)} ({info.description})"
+    hint = hint or f"set {field} to {expected(info, env=False)} ({info.description})"
     return ConfigError(
         f"[{section}] {field} = {shown}: {message}", path=where.path, line=where.line, hint=hint
     )
-
-
-def _expected(info: FieldInfo, *, env: bool) -> str:
-    if info.annotation is bool:
-        return "1/true/yes or 0/false/no" if env else "true or false"
-    if info.annotation in (int, float):
-        low, high = _limits(info)
-        bounds = f" between {low} and {high}" if low is not None and high is not None else ""
-        return f"a {'whole ' if info.annotation is int else ''}number{bounds}"
-    return f"one of {', '.join(_choices(info))}" if _choices(info) else "a valid value"
-
-
-def _limits(info: FieldInfo) -> tuple[Any, Any]:
-    low = next((m.ge for m in info.metadata if isinstance(m, Ge)), None)
-    high = next((m.le for m in info.metadata if isinstance(m, Le)), None)
-    return low, high
-
-
-def _choices(info: FieldInfo) -> list[str]:
-    return [str(c) for c in get_args(info.annotation)] if get_origin(info.annotation) is Literal else []
 
 
 # --- the effective configuration, the documentation ---------------------------------------------------------
@@ -336,10 +315,10 @@ def _toml(value: object) -> str:
 
 
 def _bounds(info: FieldInfo) -> str:
-    low, high = _limits(info)
+    low, high = limits(info)
     if low is not None and high is not None:
         return f"{_number(low)} to {_number(high)}"
-    return ", ".join(_choices(info))
+    return ", ".join(choices(info))
 
 
 def _number(value: float) -> str:

@@ -144,11 +144,9 @@ async def send_telegram(
     from telegram import Bot
     from telegram.error import TelegramError
 
-    from bot.delivery import Deliverer
-    from bot.ratelimit import RateLimiter
     from bot.render import render_digest
     from bot.repository import BotRepository, NewMessage
-    from bot.telegram import TelegramSender
+    from bot.service import deliverer_for
 
     assert settings.telegram_token is not None
     repo = BotRepository(store)
@@ -159,7 +157,7 @@ async def send_telegram(
         async with Bot(
             settings.telegram_token.get_secret_value(), base_url=f"{settings.telegram_api_url}/bot"
         ) as bot:
-            deliverer = Deliverer(repo, TelegramSender(bot), RateLimiter(settings.limits))
+            deliverer = deliverer_for(settings, repo, bot)
             counts = await deliverer.drain()
     except TelegramError as exc:
         return TelegramReport(len(parts), 0, f"{type(exc).__name__}: {exc}")

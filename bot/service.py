@@ -134,6 +134,20 @@ def email_digest(nlp: NlpRepository, limit: int = EMAIL_STORIES) -> Callable[[da
     return load
 
 
+def deliverer_for(
+    settings: BotSettings, repo: BotRepository, bot: Bot, *, clock: Callable[[], datetime] = utcnow
+) -> Deliverer:
+    """The outbox's deliverer on a PTB ``Bot``, with the configured limits and retry backoff."""
+    return Deliverer(
+        repo,
+        TelegramSender(bot),
+        RateLimiter(settings.limits),
+        clock=clock,
+        backoff_base_s=settings.retry_base_s,
+        backoff_cap_s=settings.retry_cap_s,
+    )
+
+
 def build_service(
     settings: BotSettings,
     store: Store,
@@ -162,12 +176,5 @@ def build_service(
             default_language=settings.default_language,
         )
         service.app = build_application(token, settings.telegram_api_url, deps)
-        service.deliverer = Deliverer(
-            repo,
-            TelegramSender(bot or service.app.bot),
-            RateLimiter(settings.limits),
-            clock=clock,
-            backoff_base_s=settings.retry_base_s,
-            backoff_cap_s=settings.retry_cap_s,
-        )
+        service.deliverer = deliverer_for(settings, repo, bot or service.app.bot, clock=clock)
     return service

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 from annotated_types import Ge, Le
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -101,16 +102,27 @@ def model_from_env(model: type[M], environ: Mapping[str, str], **overrides: Any)
         ) from exc
 
 
-def _expected(model: type[BaseModel], field: str) -> str:
-    info = model.model_fields[field]
+def limits(info: FieldInfo) -> tuple[Any, Any]:
+    """A setting's (lowest, highest) allowed values, None where unbounded."""
     low = next((m.ge for m in info.metadata if isinstance(m, Ge)), None)
     high = next((m.le for m in info.metadata if isinstance(m, Le)), None)
-    bounds = f" between {low} and {high}" if low is not None and high is not None else ""
+    return low, high
+
+
+def choices(info: FieldInfo) -> list[str]:
+    """The allowed values of a ``Literal`` setting (none for other types)."""
+    return [str(c) for c in get_args(info.annotation)] if get_origin(info.annotation) is Literal else []
+
+
+def expected(info: FieldInfo, *, env: bool = True) -> str:
+    """What a setting accepts, in words, for an error's fix (``env``: as an environment variable's text)."""
     if info.annotation is bool:
-        return "1/true/yes or 0/false/no"
+        return "1/true/yes or 0/false/no" if env else "true or false"
     if info.annotation in (int, float):
+        low, high = limits(info)
+        bounds = f" between {low} and {high}" if low is not None and high is not None else ""
         return f"a {'whole ' if info.annotation is int else ''}number{bounds}"
-    return "a valid value"
+    return f"one of {', '.join(choices(info))}" if choices(info) else "a valid value"
 
 
 def _setting_error(model: type[BaseModel], err: ErrorDetails, origin: Mapping[str, str]) -> ConfigError:
@@ -128,6 +140,6 @@ def _setting_error(model: type[BaseModel], err: ErrorDetails, origin: Mapping[st
     hint = (
         f"{given} ({env_var(field)}: {description})"
         if given
-        else (f"set {env_var(field)} to {_expected(model, field)} ({description})")
+        else (f"set {env_var(field)} to {expected(model.model_fields[field])} ({description})")
     )
     return ConfigError(f"{origin.get(field, env_var(field))}={show(err['input'])}: {message}", hint=hint)
