@@ -157,6 +157,7 @@ class Runner:
             await _wait_any(stop, self._wake, self.service.summarize_interval_s)
 
     def _load_summarizer(self, store: Store) -> Summarizer:
+        from summarizer.clustering_model import load_model
         from summarizer.embeddings import load_embedder
         from summarizer.entities import EntityExtractor
         from summarizer.gazetteer import load_gazetteer
@@ -168,7 +169,8 @@ class Runner:
             if self.summarizer.entities
             else EntityExtractor()
         )
-        engine = Summarizer(store, extractor, load_embedder(self.summarizer.embedder))
+        model = load_model(self.summarizer.cluster_model) if self.summarizer.cluster_model else None
+        engine = Summarizer(store, extractor, load_embedder(self.summarizer.embedder), model=model)
         log.info("models loaded")
         return engine
 

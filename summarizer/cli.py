@@ -49,6 +49,16 @@ entities_option = click.option(
 )
 
 
+model_option = click.option(
+    "--model",
+    "model_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=lambda: configured(SummarizerSettings).cluster_model,
+    help="Clustering model file made by `veille train clustering`; default: cluster_model of the configuration, "
+    "else the model shipped with veille.",
+)
+
+
 def make_extractor(entities_path: Path | None) -> EntityExtractor:
     """The entity extractor on the packaged gazetteer, plus the user's file when given."""
     from summarizer.entities import EntityExtractor
@@ -82,16 +92,19 @@ def _echo_json(value: Any) -> None:
 )
 @embedder_option
 @entities_option
+@model_option
 @handles_errors
-def summarize_cmd(batch: int, embedder: str, entities_path: Path | None) -> None:
+def summarize_cmd(batch: int, embedder: str, entities_path: Path | None, model_path: Path | None) -> None:
     """Process the stored articles not processed yet: entities, embeddings, stories, summaries."""
     setup_logging()
+    from summarizer.clustering_model import load_model
     from summarizer.embeddings import load_embedder
     from summarizer.pipeline import Summarizer
 
+    model = load_model(model_path) if model_path else None
     with open_store(load_settings()) as store:
         with err.status("loading models"):
-            engine = Summarizer(store, make_extractor(entities_path), load_embedder(embedder))
+            engine = Summarizer(store, make_extractor(entities_path), load_embedder(embedder), model=model)
         total = 0
         while (done := engine.process_pending(batch)).articles:
             total += done.articles
@@ -250,38 +263,144 @@ def eval_group() -> None:
     """Score clustering, entities and summaries on labelled files."""
 
 
+def _entity_keys(entities_path: Path | None) -> Any:
+    extractor = make_extractor(entities_path)
+
+    def keys(item: Any) -> frozenset[str]:
+        return frozenset(extractor.extract(f"{item.title}\n\n{item.text}", item.lang).counts)
+
+    return keys
+
+
+def _score_line(name: str, s: Any) -> str:
+    return (
+        f"{name:>24}: pairwise P {s.pairwise.precision:.3f} R {s.pairwise.recall:.3f} F1 {s.pairwise.f1:.3f} | "
+        f"BCubed P {s.bcubed.precision:.3f} R {s.bcubed.recall:.3f} F1 {s.bcubed.f1:.3f} | "
+        f"{s.predicted_stories} stories for {s.gold_stories} gold"
+    )
+
+
 @eval_group.command("clustering")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @embedder_option
 @entities_option
+@model_option
+@click.option(
+    "--pred-out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write each article's gold and predicted story (JSON Lines) to this file.",
+)
+@click.option("--explain", is_flag=True, help="List the worst merges and the worst splits.")
 @json_option
 @handles_errors
-def eval_clustering(path: Path, embedder: str, entities_path: Path | None, as_json: bool) -> None:
-    """Pairwise and BCubed precision/recall/F1 of the story clustering on a JSON Lines file."""
-    from summarizer.clustering import BASELINE_PARAMS, DEFAULT_PARAMS
+def eval_clustering(
+    path: Path,
+    embedder: str,
+    entities_path: Path | None,
+    model_path: Path | None,
+    pred_out: Path | None,
+    explain: bool,
+    as_json: bool,
+) -> None:
+    """Pairwise and BCubed precision/recall/F1 of the story clustering on a JSON Lines file, next to the plain
+    dense-centroid and TF-IDF-centroid baselines; pairs split into same-language and cross-language."""
     from summarizer.clustering_eval import evaluate_clustering, load_clustering_file
+    from summarizer.clustering_model import default_model, load_model
+    from summarizer.clustering_report import (
+        format_explain,
+        pairwise_by_language,
+        size_distribution,
+        size_line,
+        worst_merges,
+        worst_splits,
+        write_predictions,
+    )
     from summarizer.embeddings import load_embedder
 
     setup_logging()
     items = load_clustering_file(path)
-    extractor = make_extractor(entities_path)
-
-    def entities(item: Any) -> frozenset[str]:
-        return extractor.extract(f"{item.title}\n\n{item.text}", item.lang).entity_ids
-
-    model = load_embedder(embedder)
-    ours = evaluate_clustering(items, model, entities, DEFAULT_PARAMS)
-    base = evaluate_clustering(items, model, None, BASELINE_PARAMS)
+    model = load_model(model_path) if model_path else default_model()
+    result = evaluate_clustering(items, load_embedder(embedder), _entity_keys(entities_path), model)
+    gold = {item.id: item.story for item in items}
+    langs = {item.id: item.lang for item in items}
+    same, cross = pairwise_by_language(gold, result.predicted, langs)
+    if pred_out:
+        write_predictions(pred_out, gold, result.predicted, langs)
+    merges, splits = worst_merges(gold, result.predicted), worst_splits(gold, result.predicted)
     if as_json:
-        _echo_json({"file": str(path), "veille": asdict(ours), "baseline": asdict(base)})
+        _echo_json({
+            "file": str(path), "model": model.name, "veille": asdict(result.veille),
+            "same_language": asdict(same), "cross_language": asdict(cross),
+            "sizes": size_distribution(result.predicted),
+            "dense_baseline": asdict(result.dense_baseline), "tfidf_baseline": asdict(result.tfidf_baseline),
+            **({"worst_merges": [asdict(m) for m in merges], "worst_splits": [asdict(s) for s in splits]}
+               if explain else {}),
+        })  # fmt: skip
         return
-    for name, s in (("veille", ours), ("centroid baseline", base)):
+    out.print(f"{path}: {len(items)} articles, {len(set(gold.values()))} gold stories, model {model.name}")
+    out.print(_score_line("veille", result.veille), soft_wrap=True)
+    for name, prf_ in (("same-language pairs", same), ("cross-language pairs", cross)):
+        out.print(f"{name:>24}: P {prf_.precision:.3f} R {prf_.recall:.3f} F1 {prf_.f1:.3f}")
+    out.print(f"{'':>24}  {size_line(result.predicted)}")
+    out.print(_score_line("dense centroid baseline", result.dense_baseline), soft_wrap=True)
+    out.print(_score_line("TF-IDF centroid baseline", result.tfidf_baseline), soft_wrap=True)
+    if explain:
+        titles = {item.id: item.title or item.text[:80] for item in items}
+        for line in format_explain(merges, splits, titles):
+            out.print(Text(line), soft_wrap=True)
+    if pred_out:
+        out.print(f"predictions written to {pred_out}")
+
+
+@click.group("train")
+def train_group() -> None:
+    """Train models on labelled files."""
+
+
+@train_group.command("clustering")
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Where to write the model (JSON); select it with --model or the setting cluster_model.",
+)
+@click.option("--name", default="", help="A name for the model (default: the file name of --out).")
+@embedder_option
+@entities_option
+@handles_errors
+def train_clustering(
+    paths: tuple[Path, ...], out_path: Path, name: str, embedder: str, entities_path: Path | None
+) -> None:
+    """Learn the clusterer's join and link decisions from labelled streams (JSON Lines of the eval format, one
+    file per stream: each is replayed on its own, in publication order)."""
+    from summarizer.clustering_eval import cluster_inputs, embed_items, load_clustering_file
+    from summarizer.clustering_model import save_model
+    from summarizer.clustering_train import LabelledSet, train
+    from summarizer.embeddings import load_embedder
+
+    setup_logging()
+    model, keys = load_embedder(embedder), _entity_keys(entities_path)
+    sets = []
+    for path in paths:
+        items = load_clustering_file(path)
+        if not items:
+            raise click.BadParameter(f"{path}: no article", param_hint="PATHS")
         out.print(
-            f"{name:>18}: pairwise P {s.pairwise.precision:.3f} R {s.pairwise.recall:.3f} "
-            f"F1 {s.pairwise.f1:.3f} | BCubed P {s.bcubed.precision:.3f} R {s.bcubed.recall:.3f} "
-            f"F1 {s.bcubed.f1:.3f} | {s.articles} articles, {s.gold_stories} gold, "
-            f"{s.predicted_stories} predicted stories"
+            f"{path}: {len(items)} articles, {len({i.story for i in items})} stories: embedding, entities"
         )
+        inputs = cluster_inputs(items, embed_items(items, model), [keys(item) for item in items])
+        sets.append(LabelledSet(str(path), items, inputs))
+    try:
+        trained = train(sets, name=name or out_path.stem, progress=lambda line: out.print(Text(line)))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    save_model(trained, out_path)
+    out.print(f"model written to {out_path} (join threshold {trained.join.threshold}, "
+              f"link threshold {trained.link.threshold}); use it with --model {out_path}")  # fmt: skip
 
 
 @eval_group.command("entities")
@@ -324,4 +443,4 @@ def eval_summaries(path: Path, lang: str, embedder: str, as_json: bool) -> None:
         out.print(format_scores(scores))
 
 
-COMMANDS: tuple[click.Command, ...] = (summarize_cmd, stories_group, digest_cmd, eval_group)
+COMMANDS: tuple[click.Command, ...] = (summarize_cmd, stories_group, digest_cmd, eval_group, train_group)

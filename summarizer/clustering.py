@@ -85,6 +85,10 @@ class ClusterInput:
     entities: frozenset[str]
     published: datetime
     duplicate_of: str | None = None
+    lang: str = ""  # the hybrid clusterer's lexical features are per language (empty: unknown)
+    title: str = ""
+    text: str = ""
+    mentions: frozenset[str] = frozenset()  # entity keys, canonical or "unk:<type>:<name>"
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,9 +36,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
-from summarizer.clustering import DEFAULT_PARAMS, ClusterInput, ClusterParams, StoryClusterer
+from summarizer.clustering import BASELINE_PARAMS, ClusterInput, ClusterParams, StoryClusterer
+from summarizer.clustering_model import ClusteringModel, Decision
 from summarizer.embeddings import Embedder, Vector, embedding_text
+from summarizer.hybrid import JOIN_FEATURES, LINK_FEATURES, HybridClusterer
 from summarizer.metrics import PRF, prf
 
 
@@ -63,7 +66,8 @@ class ClusteringScores:
     predicted_stories: int
 
 
-Extractor = Callable[[ClusteringItem], frozenset[str]]
+Extractor = Callable[[ClusteringItem], frozenset[str]]  # entity keys: canonical ids and unk:<type>:<name>
+TFIDF_BASELINE_THRESHOLD = 0.2  # the plain TF-IDF centroid's best single threshold on the shared English sets
 
 
 def _cells(
@@ -175,25 +179,37 @@ def embed_items(items: Sequence[ClusteringItem], embedder: Embedder) -> list[Vec
 def cluster_inputs(
     items: Sequence[ClusteringItem], vectors: Sequence[Vector], entities: Sequence[frozenset[str]]
 ) -> list[ClusterInput]:
-    """Clusterer inputs; an article with the same title and text as an earlier one is its duplicate."""
+    """Clusterer inputs; an article with the same title and text as an earlier one is its duplicate.
+
+    ``entities`` are each article's entity keys (canonical ids and ``unk:<type>:<name>`` keys): the
+    canonical ones are the input's ``entities``, all of them its ``mentions``."""
     first: dict[tuple[str, str], str] = {}
     inputs = []
     for item, vector, found in zip(items, vectors, entities, strict=True):
         key = (item.title.strip(), item.text.strip())
         original = first.setdefault(key, item.id)
         duplicate_of = original if original != item.id else None
-        inputs.append(ClusterInput(item.id, vector, found, item.published, duplicate_of))
+        canonical = frozenset(e for e in found if not e.startswith("unk:"))
+        inputs.append(
+            ClusterInput(item.id, vector, canonical, item.published, duplicate_of, item.lang, item.title,
+                         item.text, frozenset(found))
+        )  # fmt: skip
     return inputs
 
 
-def score_inputs(
-    items: Sequence[ClusteringItem], inputs: Iterable[ClusterInput], params: ClusterParams
-) -> ClusteringScores:
-    """Runs a fresh clusterer over the inputs and scores its stories against the items' gold labels."""
-    clusterer = StoryClusterer(params)
+class Clusterer(Protocol):
+    def add(self, item: ClusterInput) -> str: ...
+    def stories(self) -> dict[str, list[str]]: ...
+
+
+def predict(inputs: Iterable[ClusterInput], clusterer: Clusterer) -> dict[str, str]:
+    """Article id -> predicted story id, by running the clusterer over the inputs in order."""
     for item in inputs:
         clusterer.add(item)
-    predicted = {article: story for story, articles in clusterer.stories().items() for article in articles}
+    return {article: story for story, articles in clusterer.stories().items() for article in articles}
+
+
+def scores_of(items: Sequence[ClusteringItem], predicted: Mapping[str, str]) -> ClusteringScores:
     gold = {item.id: item.story for item in items}
     return ClusteringScores(
         pairwise=pairwise_scores(gold, predicted),
@@ -204,17 +220,52 @@ def score_inputs(
     )
 
 
+def score_inputs(
+    items: Sequence[ClusteringItem], inputs: Iterable[ClusterInput], params: ClusterParams
+) -> ClusteringScores:
+    """Runs a fresh centroid clusterer over the inputs and scores its stories against the items' gold labels."""
+    return scores_of(items, predict(inputs, StoryClusterer(params)))
+
+
+def tfidf_baseline(threshold: float = TFIDF_BASELINE_THRESHOLD) -> HybridClusterer:
+    """The plain TF-IDF centroid baseline: an article joins the same-language story whose TF-IDF centre is the
+    closest at ``threshold`` or more (one feature, one threshold, no linking across languages)."""
+    n, m = len(JOIN_FEATURES), len(LINK_FEATURES)
+    weights = tuple(1.0 if name == "tok_centre" else 0.0 for name in JOIN_FEATURES)
+    join = Decision(JOIN_FEATURES, weights, -threshold, (0.0,) * n, (1.0,) * n, 0.5)
+    never = Decision(LINK_FEATURES, (0.0,) * m, -50.0, (0.0,) * m, (1.0,) * m, 0.5)
+    return HybridClusterer(ClusteringModel("tf-idf centroid baseline", join, never))
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The scores of veille and of the two baselines on one labelled file, and veille's predictions."""
+
+    veille: ClusteringScores
+    dense_baseline: ClusteringScores
+    tfidf_baseline: ClusteringScores
+    predicted: Mapping[str, str]
+
+
 def evaluate_clustering(
     items: Sequence[ClusteringItem],
     embedder: Embedder,
     extractor: Extractor | None = None,
-    params: ClusterParams = DEFAULT_PARAMS,
-) -> ClusteringScores:
-    """Embeds, extracts entities (none without an extractor), clusters and scores the items."""
+    model: ClusteringModel | None = None,
+) -> Evaluation:
+    """Embeds, extracts entities (none without an extractor), clusters and scores the items, with baselines."""
     items = _in_order(items)
     vectors = embed_items(items, embedder)
     entities = [extractor(item) if extractor else frozenset[str]() for item in items]
-    return score_inputs(items, cluster_inputs(items, vectors, entities), params)
+    inputs = cluster_inputs(items, vectors, entities)
+    predicted = predict(inputs, HybridClusterer(model))
+    plain = cluster_inputs(items, vectors, [frozenset()] * len(items))
+    return Evaluation(
+        scores_of(items, predicted),
+        score_inputs(items, plain, BASELINE_PARAMS),
+        scores_of(items, predict(plain, tfidf_baseline())),
+        predicted,
+    )
 
 
 def objective(scores: ClusteringScores) -> float:

@@ -26,9 +26,11 @@ from sqlalchemy import select
 
 from monitor.models import Article
 from monitor.store import Store
-from summarizer.clustering import ClusterInput, ClusterParams, StoryClusterer, state_from_dict, state_to_dict
+from summarizer.clustering import ClusterInput, state_from_dict
+from summarizer.clustering_model import ClusteringModel
 from summarizer.embeddings import Embedder, decode_vector, embedding_text, encode_vector
 from summarizer.entities import ArticleEntities, EntityExtractor
+from summarizer.hybrid import HybridClusterer
 from summarizer.repository import NlpRepository, ProcessedArticle, StoryRow
 from summarizer.summaries import StorySummary, SummaryArticle, importance, normalize_lang, summarize_each
 from summarizer.tables import cluster_state
@@ -61,7 +63,7 @@ class Summarizer:
         extractor: EntityExtractor,
         embedder: Embedder,
         *,
-        params: ClusterParams | None = None,
+        model: ClusteringModel | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.repo = NlpRepository(store)
@@ -69,7 +71,7 @@ class Summarizer:
         self.extractor = extractor
         self.embedder = embedder
         self.clock = clock
-        self.clusterer = StoryClusterer(params) if params else StoryClusterer()
+        self.clusterer = HybridClusterer(model)
         self._load_state()
 
     def _load_state(self) -> None:
@@ -79,8 +81,41 @@ class Summarizer:
                     cluster_state.c.name == state_name(self.embedder.model_id)
                 )
             ).first()
-        if row is not None:
-            self.clusterer.restore(state_from_dict(row.state))
+        if row is None:
+            return
+        if row.state.get("kind") == "hybrid":
+            self.clusterer.restore(row.state)
+        else:
+            self._migrate(row.state)
+
+    def _migrate(self, saved: Mapping[str, Any]) -> None:
+        """Rebuilds the clusterer from a state saved by an earlier version (dense centroids only): each story
+        of it is rebuilt under its id from its articles, their stored vectors and entities; the new state is
+        saved with the next batch. A state that cannot be read is set aside with a warning: new articles then
+        start new stories, none is lost."""
+        try:
+            old = state_from_dict(saved)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning(
+                "clusterer state %s unreadable (%s): starting a new one",
+                state_name(self.embedder.model_id),
+                exc,
+            )
+            return
+        ids = [a for story in old.stories for a in story.articles]
+        by_id = {a.id: a for a in self.repo.articles(ids)}
+        stored = self.repo.embeddings(ids, self.embedder.model_id)
+        keys = self.repo.entity_keys(ids)
+        for story in sorted(old.stories, key=lambda s: s.seq):
+            items = [
+                _input(a, decode_vector(stored[aid], self.embedder.dim), keys.get(aid, frozenset()))
+                for aid in story.articles
+                if (a := by_id.get(aid)) is not None and aid in stored
+            ]
+            self.clusterer.adopt(
+                story.story_id, story.seq, sorted(items, key=lambda i: i.published), active=story.active
+            )
+        log.info("clusterer state migrated: %d stories rebuilt from their stored articles", len(old.stories))
 
     def process_pending(self, batch_size: int = 64) -> BatchCounts:
         """Process one batch; returns what it did (0 articles: nothing was pending)."""
@@ -95,15 +130,7 @@ class Summarizer:
         # The clusterer's clock follows publication times: within a batch, feed articles in that order.
         for article in sorted(pending, key=lambda a: (a.published_at, a.id)):
             found, error = entities[article.id]
-            story = self.clusterer.add(
-                ClusterInput(
-                    article.id,
-                    vectors[article.id],
-                    found.entity_ids,
-                    article.published_at,
-                    article.duplicate_of,
-                )
-            )
+            story = self.clusterer.add(_input(article, vectors[article.id], frozenset(found.counts)))
             touched.add(story)
             results.append(
                 ProcessedArticle(article, now, found, encode_vector(vectors[article.id]), story, error)
@@ -116,8 +143,8 @@ class Summarizer:
         # Closed stories are complete in the store: the clusterer forgets them, so its saved state stays small.
         self.clusterer.drop_closed()
         snapshot = self.clusterer.snapshot()
-        merged = {old: self.clusterer.resolve(old) for old, _into in snapshot.aliases}
-        state = state_to_dict(snapshot)
+        merged = {old: self.clusterer.resolve(old) for old, _into in snapshot["aliases"]}
+        state = snapshot
         self.repo.save(
             results,
             rows,
@@ -194,6 +221,15 @@ class Summarizer:
 
     def _articles(self, ids: Sequence[str]) -> list[Article]:
         return self.repo.articles(ids)
+
+
+def _input(article: Article, vector: Sequence[float], keys: frozenset[str]) -> ClusterInput:
+    """The clusterer's input for a stored article: ``keys`` are its entity keys (canonical and unknown)."""
+    canonical = frozenset(k for k in keys if not k.startswith("unk:"))
+    return ClusterInput(
+        article.id, vector, canonical, article.published_at, article.duplicate_of, article.language or "",
+        article.title, article.text, keys,
+    )  # fmt: skip
 
 
 def _summary_json(summary: StorySummary, lang_of: Mapping[str, str]) -> dict[str, Any]:

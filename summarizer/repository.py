@@ -93,6 +93,19 @@ class NlpRepository:
             by_id = {row["id"]: article_from_row(row) for row in rows}
         return [by_id[i] for i in ids if i in by_id]
 
+    def entity_keys(self, article_ids: Sequence[str]) -> dict[str, frozenset[str]]:
+        """Each article's stored entity keys (canonical ids and ``unk:<type>:<name>``), by article id."""
+        found: dict[str, set[str]] = {}
+        with self.store.engine.connect() as conn:
+            for chunk in range(0, len(article_ids), 500):
+                ids = list(article_ids[chunk : chunk + 500])
+                query = select(article_entities.c.article_id, article_entities.c.entity_key).where(
+                    article_entities.c.article_id.in_(ids)
+                )
+                for row in conn.execute(query):
+                    found.setdefault(row.article_id, set()).add(row.entity_key)
+        return {aid: frozenset(keys) for aid, keys in found.items()}
+
     def embeddings(self, article_ids: Sequence[str], model_id: str) -> dict[str, bytes]:
         query = select(article_embeddings.c.article_id, article_embeddings.c.vector).where(
             article_embeddings.c.model_id == model_id, article_embeddings.c.article_id.in_(list(article_ids))

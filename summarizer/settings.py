@@ -1,6 +1,6 @@
 """Settings of the summarizer: the models and the batch size, validated like the monitor's (``monitor.settings``).
 
-Environment variables: ``VEILLE_EMBEDDER``, ``VEILLE_ENTITIES``, ``VEILLE_SUMMARIZE_BATCH``.
+Environment variables: ``VEILLE_EMBEDDER``, ``VEILLE_ENTITIES``, ``VEILLE_CLUSTER_MODEL``, ``VEILLE_SUMMARIZE_BATCH``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ class SummarizerSettings(BaseModel, frozen=True, extra="forbid"):
     )
     entities: Path | None = opt(
         None, "your entities file (format of summarizer/data/entities.yaml), merged in"
+    )
+    cluster_model: Path | None = opt(
+        None, "story clustering model file (veille train clustering); default: the model shipped with veille"
     )
     summarize_batch: int = opt(64, "articles per summarizer batch (one transaction each)", ge=1, le=4096)
 
