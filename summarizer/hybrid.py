@@ -411,7 +411,7 @@ class HybridClusterer:
         limit = published - self.window
         gone: set[str] = set()
         for story in self._stories.values():
-            if story.active and max(self._events[e].last_seen for e in story.events) < limit:
+            if story.active and story.events and max(self._events[e].last_seen for e in story.events) < limit:
                 story.active = False
                 gone.update(story.events)
         if gone and self._index is not None:

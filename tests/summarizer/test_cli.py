@@ -75,7 +75,20 @@ def test_summarize_stories_digest_and_eval(sqlite_url: str, tmp_path: Path) -> N
     scores = veille(["eval", "clustering", str(SET), "--json"], env, tmp_path)
     assert scores.returncode == 0, scores.stderr[-2000:]
     result = json.loads(scores.stdout)
-    assert result["veille"]["bcubed"]["f1"] > result["baseline"]["bcubed"]["f1"]
+    assert result["veille"]["bcubed"]["f1"] > result["dense_baseline"]["bcubed"]["f1"]
+    assert result["veille"]["bcubed"]["f1"] > result["tfidf_baseline"]["bcubed"]["f1"]
+    assert result["cross_language"]["recall"] >= 0.85 and sum(result["sizes"].values()) >= 15
+    explained = veille(
+        ["eval", "clustering", str(SET), "--explain", "--pred-out", str(tmp_path / "p.jsonl")], env, tmp_path
+    )
+    assert explained.returncode == 0, explained.stderr[-2000:]
+    assert "cross-language pairs" in explained.stdout and "TF-IDF centroid baseline" in explained.stdout
+    predictions = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert len(predictions) == 70 and {"id", "story", "predicted", "lang"} <= predictions[0].keys()
+    bad_model = tmp_path / "model.json"
+    bad_model.write_text('{"format": "something else"}')
+    refused = veille(["eval", "clustering", str(SET), "--model", str(bad_model)], env, tmp_path)
+    assert refused.returncode == 2 and "not a veille clustering model" in refused.stderr
 
     wrong = veille(["digest", "--since", "soon"], env, tmp_path)
     assert wrong.returncode == 2 and "--since" in wrong.stderr

@@ -315,16 +315,19 @@ def _show(name: str, scores: ClusteringScores) -> None:
 
 def test_multilingual_set_scores(multilingual: list[ClusteringItem], use: Embedder) -> None:
     plain = evaluate_clustering(multilingual, use)
-    baseline = evaluate_clustering(multilingual, use, params=BASELINE_PARAMS)
     with_entities = evaluate_clustering(multilingual, use, capitalized_words)
-    print(f"\nmultilingual set: {plain.articles} articles, {plain.gold_stories} stories, 5 languages")
-    _show("baseline (centroid threshold 0.58)", baseline)
-    _show("default params", plain)
-    _show("default params + capitalized-word stand-in", with_entities)
-    # the defaults keep the demo corpus' same-day events apart, which splits some events here without entities
-    assert plain.pairwise.f1 >= 0.88 and plain.bcubed.f1 >= 0.91
-    assert with_entities.pairwise.f1 >= 0.9 and with_entities.bcubed.f1 >= 0.93
-    assert plain.pairwise.f1 >= baseline.pairwise.f1 + 0.1
+    print(
+        f"\nmultilingual set: {plain.veille.articles} articles, {plain.veille.gold_stories} stories, 5 languages"
+    )
+    _show("dense centroid baseline (threshold 0.58)", plain.dense_baseline)
+    _show("TF-IDF centroid baseline (threshold 0.2)", plain.tfidf_baseline)
+    _show("hybrid, no entities", plain.veille)
+    _show("hybrid + capitalized-word stand-in", with_entities.veille)
+    # the shipped model was trained on this set too: these floors guard against regressions, not generalization
+    assert plain.veille.pairwise.f1 >= 0.82 and plain.veille.bcubed.f1 >= 0.87
+    assert with_entities.veille.pairwise.f1 >= 0.82 and with_entities.veille.bcubed.f1 >= 0.87
+    assert plain.veille.pairwise.f1 >= plain.dense_baseline.pairwise.f1 + 0.1
+    assert plain.veille.pairwise.f1 >= plain.tfidf_baseline.pairwise.f1 + 0.1
 
 
 # -- WikinewsSum: real, labelled, mostly English stories ---------------------------------------------

@@ -16,10 +16,11 @@ from monitor.ingest import ingest
 from monitor.models import RawItem
 from monitor.normalize import normalize_items
 from monitor.store import Store
-from summarizer.clustering import ClusterParams
 from summarizer.clustering_eval import bcubed_scores, pairwise_scores
+from summarizer.clustering_model import ClusteringModel, Decision
 from summarizer.embeddings import Embedder, load_embedder
 from summarizer.entities import EntityExtractor
+from summarizer.hybrid import JOIN_FEATURES, LINK_FEATURES
 from summarizer.pipeline import Summarizer
 from summarizer.repository import NlpRepository
 from summarizer.tables import article_nlp, story_articles
@@ -157,6 +158,15 @@ def test_a_model_change_recomputes(store: Store, embedder: Embedder, extractor: 
     assert len(repo.embeddings(ids, other.model_id)) == len(repo.embeddings(ids, embedder.model_id)) == 20
 
 
+def _constant(names: tuple[str, ...], margin: float) -> Decision:
+    n = len(names)
+    return Decision(names, (0.0,) * n, margin, (0.0,) * n, (1.0,) * n, 0.5)
+
+
+# never joins an event, links every pair of events of different languages
+LINK_EVERYTHING = ClusteringModel("test", _constant(JOIN_FEATURES, -50.0), _constant(LINK_FEATURES, 50.0))
+
+
 class ScriptedEmbedder:
     """2-d vectors chosen by the first word of the text: a story made in a batch, then merged in that batch."""
 
@@ -175,22 +185,21 @@ class ScriptedEmbedder:
 def test_a_story_merged_within_its_own_batch_keeps_its_articles(
     store: Store, extractor: EntityExtractor
 ) -> None:
-    """Beta starts a story; Gamma joins Alpha's and pulls it close enough to Beta's to merge, all in one batch:
-    Beta's article must be saved in the surviving story (it was saved under a story never written: an FK error)."""
+    """Three articles in three languages start three stories that a link-everything model joins, all in one
+    batch: each article must be saved in the surviving story (they were saved under a story never written)."""
     rows = [
         {
             "id": f"m{n}",
             "story": "one",
-            "lang": "en",
+            "lang": lang,
             "title": f"{word} report {n}",
             "text": f"{word} text number {n}.",
             "published": f"2026-11-30T0{n}:00:00+00:00",
         }
-        for n, word in enumerate(("Alpha", "Beta", "Gamma"))
+        for n, (word, lang) in enumerate((("Alpha", "en"), ("Beta", "fr"), ("Gamma", "de")))
     ]
     load_set(store, rows)
-    params = ClusterParams(threshold=0.3, entity_weight=0.0, time_weight=0.0, merge_threshold=0.35)
-    counts = Summarizer(store, extractor, ScriptedEmbedder(), params=params).process_pending(16)
+    counts = Summarizer(store, extractor, ScriptedEmbedder(), model=LINK_EVERYTHING).process_pending(16)
     assert (counts.articles, counts.errors) == (3, 0)
     with store.engine.connect() as conn:
         assert len(set(conn.execute(select(story_articles.c.story_id)).scalars())) == 1
