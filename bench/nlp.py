@@ -26,9 +26,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from monitor.langid import detect_language  # noqa: E402
-from summarizer.clustering import ClusterInput, StoryClusterer  # noqa: E402
+from summarizer.clustering import ClusterInput  # noqa: E402
 from summarizer.embeddings import embedding_text, load_embedder  # noqa: E402
 from summarizer.entities import EntityExtractor  # noqa: E402
+from summarizer.hybrid import HybridClusterer  # noqa: E402
 
 SET = ROOT / "tests" / "fixtures" / "stories" / "multilingual.jsonl"
 
@@ -56,7 +57,7 @@ def stream(n: int) -> list[Item]:
 
 def run(n: int, batch: int, extractor: EntityExtractor, embedder: object) -> dict[str, float]:
     items = stream(n)
-    clusterer = StoryClusterer()
+    clusterer = HybridClusterer()
     timings = {"langid": 0.0, "entities": 0.0, "embedding": 0.0, "clustering": 0.0}
     started = time.perf_counter()
     for i in range(0, n, batch):
@@ -73,11 +74,15 @@ def run(n: int, batch: int, extractor: EntityExtractor, embedder: object) -> dic
         vectors = embedder.embed([embedding_text(it.title, it.text) for it in chunk])  # type: ignore[attr-defined]
         timings["embedding"] += time.perf_counter() - t
         t = time.perf_counter()
-        for it, ents, vec in zip(chunk, found, vectors, strict=True):
-            clusterer.add(ClusterInput(it.id, vec, ents.entity_ids, it.published))
+        for it, ents, vec, lang in zip(chunk, found, vectors, langs, strict=True):
+            clusterer.add(
+                ClusterInput(it.id, vec, ents.entity_ids, it.published, None, lang, it.title, it.text,
+                             frozenset(ents.counts))
+            )  # fmt: skip
         timings["clustering"] += time.perf_counter() - t
     total = time.perf_counter() - started
-    return {"total": total, **timings, "stories": float(len(clusterer.stories()))}
+    state = len(json.dumps(clusterer.snapshot()))
+    return {"total": total, **timings, "stories": float(len(clusterer.stories())), "state": float(state)}
 
 
 def main() -> None:
@@ -100,7 +105,8 @@ def main() -> None:
         )
         print(
             f"{n:6d} articles: {n / r['total']:7.1f} articles/s end to end ({r['total']:.1f}s; {shares}); "
-            f"clustering {per_article[n] * 1e3:.3f} ms/article; {int(r['stories'])} stories"
+            f"clustering {per_article[n] * 1e3:.3f} ms/article; {int(r['stories'])} stories; "
+            f"saved state {r['state'] / 1e6:.1f} MB"
         )
     if len(per_article) >= 2:
         small, large = min(per_article), max(per_article)

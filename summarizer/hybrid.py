@@ -409,12 +409,19 @@ class HybridClusterer:
             return
         self._clock = published
         limit = published - self.window
+        if self._index is None:
+            return
+        last: dict[str, datetime] = {}  # story id -> its last source, over the active events only
+        for event in self._index.events:
+            seen = last.get(event.story_id)
+            last[event.story_id] = event.last_seen if seen is None else max(seen, event.last_seen)
         gone: set[str] = set()
-        for story in self._stories.values():
-            if story.active and story.events and max(self._events[e].last_seen for e in story.events) < limit:
+        for story_id, seen in last.items():
+            if seen < limit:
+                story = self._stories[story_id]
                 story.active = False
                 gone.update(story.events)
-        if gone and self._index is not None:
+        if gone:
             self._index.remove(gone)
 
     def _story_state(self, story: _Story) -> StoryState:

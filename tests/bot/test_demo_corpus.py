@@ -9,8 +9,8 @@ these tests guard what the demo relies on:
 2. duplicates: each copy names an earlier original of another source with the same text but for a
    "City (Agency) –" dateline, and the monitor's normalize + ingest flag exactly these copies;
 3. languages: the project's detector (monitor.langid) agrees with every declared language;
-4. stories: the real models (USE embeddings, spaCy + gazetteer entities) and the clusterer with its default
-   parameters, fed as ``Summarizer.process_pending`` feeds it (publication order, the monitor's
+4. stories: the real models (USE embeddings, spaCy + gazetteer entities) and the clusterer with its shipped
+   model, fed as ``Summarizer.process_pending`` feeds it (publication order, the monitor's
    duplicates), rebuild the gold events: pairwise and BCubed F1 are printed and must reach
    :data:`MIN_F1`, and the designed look-alike events must resemble each other yet stay apart.
 
@@ -39,10 +39,11 @@ from monitor.models import Article, RawItem
 from monitor.normalize import normalize_items
 from monitor.store import Store
 from monitor.tables import articles as articles_table
-from summarizer.clustering import ClusterInput, StoryClusterer
+from summarizer.clustering import ClusterInput
 from summarizer.clustering_eval import bcubed_scores, pairwise_scores
 from summarizer.embeddings import Embedder, embedding_text, load_embedder
 from summarizer.entities import EntityExtractor
+from summarizer.hybrid import HybridClusterer
 
 CORPUS = Path(__file__).resolve().parents[2] / "bot" / "demo_data" / "corpus.yaml"
 LANGS = {"en", "fr", "de", "es", "ar"}
@@ -274,13 +275,13 @@ def read(stored: list[Stored], embedder: Embedder, extractor: EntityExtractor) -
         [(f"{s.article.title}\n\n{s.article.text}", s.article.language) for s in stored]
     )
     vectors = embedder.embed([embedding_text(s.article.title, s.article.text) for s in stored])
-    clusterer = StoryClusterer()
+    clusterer = HybridClusterer()
     for s, entities, vector in zip(stored, found, vectors, strict=True):
+        a = s.article
         clusterer.add(
-            ClusterInput(
-                s.article.id, vector, entities.entity_ids, s.article.published_at, s.article.duplicate_of
-            )
-        )
+            ClusterInput(a.id, vector, entities.entity_ids, a.published_at, a.duplicate_of, a.language or "",
+                         a.title, a.text, frozenset(entities.counts))
+        )  # fmt: skip
     ids = [s.row["id"] for s in stored]
     stories = {s.row["id"]: str(clusterer.story_of(s.article.id)) for s in stored}
     return Read(

@@ -203,3 +203,38 @@ def test_a_story_merged_within_its_own_batch_keeps_its_articles(
     assert (counts.articles, counts.errors) == (3, 0)
     with store.engine.connect() as conn:
         assert len(set(conn.execute(select(story_articles.c.story_id)).scalars())) == 1
+
+
+def test_a_state_saved_by_the_earlier_clusterer_is_migrated(
+    store: Store, embedder: Embedder, extractor: EntityExtractor
+) -> None:
+    """A store whose clusterer state is the earlier format (dense centroids only): the summarizer rebuilds
+    each of its stories under its id from the stored articles, and new articles go on joining them."""
+    from summarizer.clustering import DEFAULT_PARAMS, ClusterState, state_to_dict
+    from summarizer.pipeline import state_name
+    from summarizer.tables import cluster_state
+
+    rows = [json.loads(line) for line in SET.read_text().splitlines() if line.strip()]
+    gold = load_set(store, rows[:-10])
+    first = Summarizer(store, extractor, embedder)
+    first.process_all(batch_size=32)
+    stories = [first.clusterer.story(sid) for sid in first.clusterer.stories()]
+    old = ClusterState(DEFAULT_PARAMS, None, len(stories) + 3, tuple(stories), ())
+    with store.engine.begin() as conn:
+        conn.execute(
+            cluster_state.update()
+            .where(cluster_state.c.name == state_name(embedder.model_id))
+            .values(state=state_to_dict(old))
+        )
+    before = {a: s.story_id for s in stories for a in s.articles}
+    gold.update(load_set(store, rows[-10:]))
+    second = Summarizer(store, extractor, embedder)
+    assert {a: second.clusterer.story_of(a) for a in before} == before  # every story rebuilt under its id
+    assert second.process_all(batch_size=32).articles == 10
+    with store.engine.connect() as conn:
+        pred = dict(conn.execute(select(story_articles.c.article_id, story_articles.c.story_id)).all())
+    resolved = {aid: second.clusterer.resolve(sid) for aid, sid in pred.items()}
+    joined = [a for a in gold if a not in before and gold[a] in {gold[b] for b in before}]
+    assert joined and sum(resolved[a] in before.values() for a in joined) >= len(joined) * 0.7
+    saved = second.clusterer.snapshot()
+    assert saved["kind"] == "hybrid"
