@@ -76,7 +76,7 @@ def run(n: int, batch: int, extractor: EntityExtractor, embedder: object) -> dic
         t = time.perf_counter()
         for it, ents, vec, lang in zip(chunk, found, vectors, langs, strict=True):
             clusterer.add(
-                ClusterInput(it.id, vec, ents.entity_ids, it.published, None, lang, it.title, it.text,
+                ClusterInput(it.id, vec, ents.entity_ids, it.published, None, lang or "", it.title, it.text,
                              frozenset(ents.counts))
             )  # fmt: skip
         timings["clustering"] += time.perf_counter() - t
