@@ -58,6 +58,7 @@ def stream(n: int) -> list[Item]:
 def run(n: int, batch: int, extractor: EntityExtractor, embedder: object) -> dict[str, float]:
     items = stream(n)
     clusterer = HybridClusterer()
+    stories: dict[str, str] = {}
     timings = {"langid": 0.0, "entities": 0.0, "embedding": 0.0, "clustering": 0.0}
     started = time.perf_counter()
     for i in range(0, n, batch):
@@ -75,14 +76,20 @@ def run(n: int, batch: int, extractor: EntityExtractor, embedder: object) -> dic
         timings["embedding"] += time.perf_counter() - t
         t = time.perf_counter()
         for it, ents, vec, lang in zip(chunk, found, vectors, langs, strict=True):
-            clusterer.add(
+            stories[it.id] = clusterer.add(
                 ClusterInput(it.id, vec, ents.entity_ids, it.published, None, lang or "", it.title, it.text,
                              frozenset(ents.counts))
             )  # fmt: skip
+        clusterer.drop_closed()  # as the pipeline does after each batch: closed stories live in the store
         timings["clustering"] += time.perf_counter() - t
     total = time.perf_counter() - started
-    state = len(json.dumps(clusterer.snapshot()))
-    return {"total": total, **timings, "stories": float(len(clusterer.stories())), "state": float(state)}
+    state = len(json.dumps(clusterer.snapshot()))  # what the pipeline saves with each batch
+    return {
+        "total": total,
+        **timings,
+        "stories": float(len({clusterer.resolve(s) for s in stories.values()})),
+        "state": float(state),
+    }
 
 
 def main() -> None:
