@@ -26,6 +26,7 @@ from summarizer.repository import NlpRepository, StoryRow
 from summarizer.settings import SummarizerSettings
 
 if TYPE_CHECKING:
+    from summarizer.clustering_eval import Extractor
     from summarizer.entities import EntityExtractor
 
 out = Console()
@@ -263,7 +264,8 @@ def eval_group() -> None:
     """Score clustering, entities and summaries on labelled files."""
 
 
-def _entity_keys(entities_path: Path | None) -> Any:
+def _entity_keys(entities_path: Path | None) -> Extractor:
+    """Each item's entity keys (canonical ids and unknown names), as ``veille eval`` and ``train`` feed them."""
     extractor = make_extractor(entities_path)
 
     def keys(item: Any) -> frozenset[str]:

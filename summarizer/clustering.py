@@ -52,6 +52,7 @@ import numpy as np
 import numpy.typing as npt
 
 Matrix = npt.NDArray[np.float64]
+UNKNOWN_ENTITY = "unk:"  # the prefix of the entity keys the gazetteer does not know (summarizer.entities)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,22 @@ class ClusterInput:
     title: str = ""
     text: str = ""
     mentions: frozenset[str] = frozenset()  # entity keys, canonical or "unk:<type>:<name>"
+
+    @classmethod
+    def from_keys(
+        cls,
+        article_id: str,
+        vector: Sequence[float],
+        keys: frozenset[str],
+        published: datetime,
+        duplicate_of: str | None,
+        lang: str,
+        title: str,
+        text: str,
+    ) -> ClusterInput:
+        """An input from an article's entity keys: the canonical ones are its ``entities``, all its ``mentions``."""
+        canonical = frozenset(key for key in keys if not key.startswith(UNKNOWN_ENTITY))
+        return cls(article_id, vector, canonical, published, duplicate_of, lang, title, text, keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +171,13 @@ class _Story:
         self.add_entities(other.entities)
         self.first_seen = min(self.first_seen, other.first_seen)
         self.last_seen = max(self.last_seen, other.last_seen)
+
+
+def follow_aliases(aliases: Mapping[str, str], story_id: str) -> str:
+    """The id a story goes by now: itself, or the story it was (transitively) merged into."""
+    while story_id in aliases:
+        story_id = aliases[story_id]
+    return story_id
 
 
 def entity_overlap(
@@ -288,9 +312,7 @@ class StoryClusterer:
 
     def resolve(self, story_id: str) -> str:
         """The id a story goes by now: itself, or the story it was (transitively) merged into."""
-        while story_id in self._aliases:
-            story_id = self._aliases[story_id]
-        return story_id
+        return follow_aliases(self._aliases, story_id)
 
     def active_count(self) -> int:
         """How many stories are open (searched for new articles)."""

@@ -189,10 +189,9 @@ def cluster_inputs(
         key = (item.title.strip(), item.text.strip())
         original = first.setdefault(key, item.id)
         duplicate_of = original if original != item.id else None
-        canonical = frozenset(e for e in found if not e.startswith("unk:"))
         inputs.append(
-            ClusterInput(item.id, vector, canonical, item.published, duplicate_of, item.lang, item.title,
-                         item.text, frozenset(found))
+            ClusterInput.from_keys(item.id, vector, found, item.published, duplicate_of, item.lang, item.title,
+                                   item.text)
         )  # fmt: skip
     return inputs
 
@@ -230,10 +229,8 @@ def score_inputs(
 def tfidf_baseline(threshold: float = TFIDF_BASELINE_THRESHOLD) -> HybridClusterer:
     """The plain TF-IDF centroid baseline: an article joins the same-language story whose TF-IDF centre is the
     closest at ``threshold`` or more (one feature, one threshold, no linking across languages)."""
-    n, m = len(JOIN_FEATURES), len(LINK_FEATURES)
-    weights = tuple(1.0 if name == "tok_centre" else 0.0 for name in JOIN_FEATURES)
-    join = Decision(JOIN_FEATURES, weights, -threshold, (0.0,) * n, (1.0,) * n, 0.5)
-    never = Decision(LINK_FEATURES, (0.0,) * m, -50.0, (0.0,) * m, (1.0,) * m, 0.5)
+    join = Decision.single(JOIN_FEATURES, "tok_centre", threshold)
+    never = Decision.fixed(LINK_FEATURES, -50.0)
     return HybridClusterer(ClusteringModel("tf-idf centroid baseline", join, never))
 
 

@@ -57,6 +57,19 @@ class Decision:
         if not 0.0 < self.threshold < 1.0:
             raise ModelError(f"threshold {self.threshold} is not a probability strictly between 0 and 1")
 
+    @classmethod
+    def fixed(cls, features: Sequence[str], margin: float) -> Decision:
+        """A decision that ignores the features: always (margin > 0) or never (margin < 0) at 0.5."""
+        n = len(features)
+        return cls(tuple(features), (0.0,) * n, margin, (0.0,) * n, (1.0,) * n)
+
+    @classmethod
+    def single(cls, features: Sequence[str], name: str, threshold: float) -> Decision:
+        """A decision on one feature alone: yes (at 0.5) when it is at ``threshold`` or more."""
+        n = len(features)
+        weights = tuple(1.0 if f == name else 0.0 for f in features)
+        return cls(tuple(features), weights, -threshold, (0.0,) * n, (1.0,) * n)
+
     def margin(self, features: Sequence[float]) -> float:
         return self.intercept + sum(
             w * (x - m) / s for w, x, m, s in zip(self.weights, features, self.mean, self.scale, strict=True)

@@ -20,13 +20,13 @@ scikit-learn is imported here only: clustering itself needs numpy alone.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
 
 from summarizer.clustering import ClusterInput
-from summarizer.clustering_eval import ClusteringItem, bcubed_scores, pairwise_scores
+from summarizer.clustering_eval import ClusteringItem, objective, predict, scores_of
 from summarizer.clustering_model import ClusteringModel, Decision, default_model
 from summarizer.hybrid import JOIN_FEATURES, LINK_FEATURES, HybridClusterer
 
@@ -76,7 +76,7 @@ def examples(labelled: LabelledSet) -> tuple[Examples, Examples]:
             join.rows.append(features)
             join.labels.append(int(event.event_id == target))
         # an event that left the active window cannot be joined: the article starts a new one
-        placed = clusterer.place(article, target if _is_active(clusterer, target) else None)
+        placed = clusterer.place(article, clusterer.active_event(target))
         event_gold[placed.event_id] = story
         gold_event[(story, article.lang)] = placed.event_id
         partners = []
@@ -89,13 +89,6 @@ def examples(labelled: LabelledSet) -> tuple[Examples, Examples]:
         for other in partners:
             clusterer.link(placed, other)
     return join, link
-
-
-def _is_active(clusterer: HybridClusterer, event_id: str | None) -> bool:
-    if event_id is None:
-        return False
-    event = clusterer.event_of_id(event_id)
-    return event is not None and clusterer.is_active(event)
 
 
 def fit_decision(names: Sequence[str], data: Examples) -> Decision:
@@ -118,22 +111,10 @@ def fit_decision(names: Sequence[str], data: Examples) -> Decision:
     )  # fmt: skip
 
 
-def run(model: ClusteringModel, labelled: LabelledSet) -> dict[str, str]:
-    """Article id -> predicted story id, by a fresh clusterer with this model."""
-    clusterer = HybridClusterer(model)
-    for item in labelled.inputs:
-        clusterer.add(item)
-    return {article: story for story, articles in clusterer.stories().items() for article in articles}
-
-
-def objective(model: ClusteringModel, sets: Sequence[LabelledSet]) -> float:
-    """Mean over the sets of (pairwise F1 + BCubed F1) / 2."""
-    total = 0.0
-    for labelled in sets:
-        gold = {item.id: item.story for item in labelled.items}
-        predicted = run(model, labelled)
-        total += (pairwise_scores(gold, predicted).f1 + bcubed_scores(gold, predicted).f1) / 2
-    return total / len(sets)
+def mean_objective(model: ClusteringModel, sets: Sequence[LabelledSet]) -> float:
+    """Mean over the sets of the eval objective ((pairwise F1 + BCubed F1) / 2) with this model."""
+    scores = [scores_of(s.items, predict(s.inputs, HybridClusterer(model))) for s in sets]
+    return sum(objective(score) for score in scores) / len(scores)
 
 
 def train(
@@ -163,19 +144,19 @@ def train(
     stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     model = ClusteringModel(name, join_decision, link_decision, tuple(s.name for s in sets), stamp)
     multilingual = [s for s in sets if len({i.lang for i in s.items}) > 1]
-    best = max(JOIN_GRID, key=lambda t: (objective(_with(model, join=t), sets), -abs(t - 0.5)))
+    best = max(JOIN_GRID, key=lambda t: (mean_objective(_with(model, join=t), sets), -abs(t - 0.5)))
     model = _with(model, join=best)
     progress(f"join threshold {best}")
     if multilingual and len(set(link.labels)) == 2:
-        best = max(LINK_GRID, key=lambda t: (objective(_with(model, link=t), multilingual), -abs(t - 0.5)))
+        best = max(
+            LINK_GRID, key=lambda t: (mean_objective(_with(model, link=t), multilingual), -abs(t - 0.5))
+        )
         model = _with(model, link=best)
         progress(f"link threshold {best}")
     return model
 
 
 def _with(model: ClusteringModel, *, join: float | None = None, link: float | None = None) -> ClusteringModel:
-    from dataclasses import replace
-
     return replace(
         model,
         join=replace(model.join, threshold=join) if join is not None else model.join,

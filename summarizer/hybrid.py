@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from summarizer.clustering import ClusterInput, StoryState
+from summarizer.clustering import ClusterInput, StoryState, follow_aliases
 from summarizer.clustering_model import ClusteringModel, default_model
 from summarizer.textfeatures import DocumentFrequencies, SparseVector, dot, terms
 
@@ -144,6 +144,7 @@ class _Index:
     def __init__(self, dim: int) -> None:
         self.dim = dim
         self.rows = np.zeros((16, dim))
+        self.last = np.zeros(16)  # POSIX time of each event's last source
         self.events: list[_Event] = []
         self.langs: list[str] = []
         self.position: dict[str, int] = {}
@@ -154,17 +155,21 @@ class _Index:
     def append(self, event: _Event) -> None:
         if len(self.events) == len(self.rows):
             self.rows = np.concatenate([self.rows, np.zeros_like(self.rows)])
+            self.last = np.concatenate([self.last, np.zeros_like(self.last)])
         self.position[event.event_id] = len(self.events)
         self.events.append(event)
         self.langs.append(event.lang)
         self.update(event)
 
     def update(self, event: _Event) -> None:
-        self.rows[self.position[event.event_id]] = _unit(event.dense)
+        row = self.position[event.event_id]
+        self.rows[row] = _unit(event.dense)
+        self.last[row] = event.last_seen.timestamp()
 
     def remove(self, gone: set[str]) -> None:
         kept = [i for i, e in enumerate(self.events) if e.event_id not in gone]
         self.rows[: len(kept)] = self.rows[kept]
+        self.last[: len(kept)] = self.last[kept]
         self.events = [self.events[i] for i in kept]
         self.langs = [self.langs[i] for i in kept]
         self.position = {e.event_id: i for i, e in enumerate(self.events)}
@@ -175,17 +180,18 @@ class _Index:
         if not n:
             return []
         scores = np.where(keep, self.rows[:n] @ unit, -np.inf)
-        top = np.argsort(-scores, kind="stable")[:k]
+        rows = np.arange(n) if n <= k else np.argpartition(-scores, k - 1)[:k]
+        top = rows[np.lexsort((rows, -scores[rows]))]  # best first, then the older
         return [self.events[i] for i in top if np.isfinite(scores[i])]
+
+    def stale(self, limit: float) -> list[_Event]:
+        """The events whose last source is older than ``limit`` (POSIX seconds)."""
+        return [self.events[i] for i in np.flatnonzero(self.last[: len(self.events)] < limit)]
 
 
 def _unit(vector: Matrix) -> Matrix:
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm > 0.0 else np.zeros_like(vector)
-
-
-def _canonical(item: ClusterInput) -> frozenset[str]:
-    return frozenset(e for e in item.entities if not e.startswith("unk:"))
 
 
 class HybridClusterer:
@@ -219,7 +225,7 @@ class HybridClusterer:
 
     def add(self, item: ClusterInput) -> str:
         """The id of the story the article joins (an existing one, or a new one it starts)."""
-        article = self._prepare(item)
+        article = self.prepare(item)
         if article is None:
             return self.story_of(item.article_id) or ""
         candidates = self.join_candidates(article)
@@ -228,7 +234,7 @@ class HybridClusterer:
             p = self.model.join.probability(features)
             if p >= best_p and (best is None or p > best_p):
                 best, best_p = event, p
-        event = self._place(article, best)
+        event = self.place(article, best)
         self._link(event)
         return self._events[event.event_id].story_id
 
@@ -245,9 +251,7 @@ class HybridClusterer:
         return None if event_id is None else self._events[event_id].story_id
 
     def resolve(self, story_id: str) -> str:
-        while story_id in self._aliases:
-            story_id = self._aliases[story_id]
-        return story_id
+        return follow_aliases(self._aliases, story_id)
 
     def active_count(self) -> int:
         return sum(1 for s in self._stories.values() if s.active)
@@ -266,10 +270,6 @@ class HybridClusterer:
         return states
 
     # --- the two levels (also used by the trainer, which places articles by their gold labels) ----------------
-
-    def prepare(self, item: ClusterInput) -> _Article | None:
-        """Checks an input and advances the clock; None for a duplicate or a replay (already placed)."""
-        return self._prepare(item)
 
     def join_candidates(self, article: _Article) -> list[tuple[_Event, list[float]]]:
         """The active events of the article's language closest to it, with the join features of each."""
@@ -300,19 +300,14 @@ class HybridClusterer:
             out.append((other, link_features(event, other)))
         return out
 
-    def place(self, article: _Article, event_id: str | None, new_id: str | None = None) -> _Event:
-        """Adds the article to an event (None: a new one, with ``new_id`` if given)."""
-        return self._place(article, self._events[event_id] if event_id else None, new_id)
-
     def link(self, a: _Event, b: _Event) -> None:
         """Joins the stories of two events (the older story survives)."""
         self._merge(self._stories[a.story_id], self._stories[b.story_id])
 
-    def event_of_id(self, event_id: str) -> _Event | None:
-        return self._events.get(event_id)
-
-    def is_active(self, event: _Event) -> bool:
-        return self._stories[event.story_id].active
+    def active_event(self, event_id: str | None) -> _Event | None:
+        """The event of that id while its story is open, else None."""
+        event = self._events.get(event_id) if event_id else None
+        return event if event is not None and self._stories[event.story_id].active else None
 
     def event_of(self, article_id: str) -> _Event | None:
         event_id = self._article_event.get(article_id)
@@ -320,7 +315,9 @@ class HybridClusterer:
 
     # --- internals ------------------------------------------------------------------------------------------
 
-    def _prepare(self, item: ClusterInput) -> _Article | None:
+    def prepare(self, item: ClusterInput) -> _Article | None:
+        """Checks an input, advances the clock and makes the article's vectors (counting its terms in the
+        document frequencies); None for a duplicate, which joins its original's event, or a replay."""
         if item.published.utcoffset() is None:
             raise ValueError(f"article {item.article_id}: published must be timezone-aware")
         if item.article_id in self._article_event:
@@ -342,18 +339,16 @@ class HybridClusterer:
         found = terms(item.title, item.text, item.lang, item.entities | item.mentions)
         vectors = self.df.vectors(found)
         self.df.add(found)
-        return _Article(item, found.lang, dense, vectors, _canonical(item), bool(vectors["title"]))
+        return _Article(item, found.lang, dense, vectors, item.entities, bool(vectors["title"]))
 
-    def _place(self, article: _Article, event: _Event | None, new_id: str | None = None) -> _Event:
+    def place(self, article: _Article, event: _Event | None) -> _Event:
+        """Adds the article to an event; None: to a new event in a new story."""
         item = article.item
         if event is None:
-            story_id = f"s{item.article_id}"
-            event = _Event(new_id or f"e{item.article_id}", article.lang, story_id, np.zeros(len(article.dense)),
-                           item.published, item.published)  # fmt: skip
-            self._events[event.event_id] = event
-            self._stories[story_id] = _Story(story_id, self._next_seq, [event.event_id])
+            story = _Story(f"s{item.article_id}", self._next_seq, [])
+            self._stories[story.story_id] = story
             self._next_seq += 1
-            self._indexed(len(article.dense)).append(event)
+            event = self._new_event(article, story)
         event.articles.append(item.article_id)
         event.sources += 1
         event.titled += article.titled
@@ -369,6 +364,15 @@ class HybridClusterer:
         self._stories[event.story_id].articles.append(item.article_id)
         self._article_event[item.article_id] = event.event_id
         self._indexed(len(article.dense)).update(event)
+        return event
+
+    def _new_event(self, article: _Article, story: _Story) -> _Event:
+        item = article.item
+        event = _Event(f"e{item.article_id}", article.lang, story.story_id, np.zeros(len(article.dense)),
+                       item.published, item.published)  # fmt: skip
+        self._events[event.event_id] = event
+        story.events.append(event.event_id)
+        self._indexed(len(article.dense)).append(event)
         return event
 
     def _link(self, event: _Event) -> None:
@@ -408,21 +412,14 @@ class HybridClusterer:
         if self._clock is not None and published <= self._clock:
             return
         self._clock = published
-        limit = published - self.window
         if self._index is None:
             return
-        last: dict[str, datetime] = {}  # story id -> its last source, over the active events only
-        for event in self._index.events:
-            seen = last.get(event.story_id)
-            last[event.story_id] = event.last_seen if seen is None else max(seen, event.last_seen)
-        gone: set[str] = set()
-        for story_id, seen in last.items():
-            if seen < limit:
-                story = self._stories[story_id]
+        limit = published - self.window
+        for story_id in sorted({event.story_id for event in self._index.stale(limit.timestamp())}):
+            story = self._stories[story_id]
+            if all(self._events[e].last_seen < limit for e in story.events):
                 story.active = False
-                gone.update(story.events)
-        if gone:
-            self._index.remove(gone)
+                self._index.remove(set(story.events))
 
     def _story_state(self, story: _Story) -> StoryState:
         events = [self._events[e] for e in story.events]
@@ -493,19 +490,13 @@ class HybridClusterer:
         self._stories[story_id] = story
         self._next_seq = max(self._next_seq, seq + 1)
         for item in items:
-            article = self._prepare(item)
+            article = self.prepare(item)
             if article is None:
                 continue
             event = next(
                 (self._events[e] for e in story.events if self._events[e].lang == article.lang), None
             )
-            if event is None:
-                event = _Event(f"e{item.article_id}", article.lang, story_id, np.zeros(len(article.dense)),
-                               item.published, item.published)  # fmt: skip
-                self._events[event.event_id] = event
-                story.events.append(event.event_id)
-                self._indexed(len(article.dense)).append(event)
-            self._place(article, event)
+            self.place(article, event or self._new_event(article, story))
         if not story.events:
             del self._stories[story_id]
         elif not active:

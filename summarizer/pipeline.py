@@ -144,13 +144,12 @@ class Summarizer:
         self.clusterer.drop_closed()
         snapshot = self.clusterer.snapshot()
         merged = {old: self.clusterer.resolve(old) for old, _into in snapshot["aliases"]}
-        state = snapshot
         self.repo.save(
             results,
             rows,
             self.embedder.model_id,
             self.embedder.dim,
-            clusterer=(state_name(self.embedder.model_id), state, now),
+            clusterer=(state_name(self.embedder.model_id), snapshot, now),
             merged=merged,
         )
         errors = sum(1 for r in results if r.error)
@@ -225,10 +224,9 @@ class Summarizer:
 
 def _input(article: Article, vector: Sequence[float], keys: frozenset[str]) -> ClusterInput:
     """The clusterer's input for a stored article: ``keys`` are its entity keys (canonical and unknown)."""
-    canonical = frozenset(k for k in keys if not k.startswith("unk:"))
-    return ClusterInput(
-        article.id, vector, canonical, article.published_at, article.duplicate_of, article.language or "",
-        article.title, article.text, keys,
+    return ClusterInput.from_keys(
+        article.id, vector, keys, article.published_at, article.duplicate_of, article.language or "",
+        article.title, article.text,
     )  # fmt: skip
 
 

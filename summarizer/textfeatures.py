@@ -136,11 +136,6 @@ class DocumentFrequencies:
     def table(kind: str, lang: str) -> str:
         return kind if kind in SHARED_KINDS else f"{kind}:{lang}"
 
-    def idf(self, table: str, term: str) -> float:
-        n = self.docs.get(table, 0)
-        df = self.tables.get(table, Counter()).get(term, 0)
-        return math.log((n + 1) / (df + 1)) + 1.0
-
     def add(self, found: Terms) -> None:
         """Counts an article (after it was vectorized, so that it does not weigh itself)."""
         for kind, bag in found.bags.items():

@@ -35,13 +35,12 @@ SET = Path(__file__).parent.parent / "fixtures" / "stories" / "multilingual.json
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 
 
-def _constant(names: tuple[str, ...], margin: float) -> Decision:
-    n = len(names)
-    return Decision(names, (0.0,) * n, margin, (0.0,) * n, (1.0,) * n, 0.5)
-
-
-JOIN_ALL = ClusteringModel("join-all", _constant(JOIN_FEATURES, 50.0), _constant(LINK_FEATURES, -50.0))
-LINK_ALL = ClusteringModel("link-all", _constant(JOIN_FEATURES, -50.0), _constant(LINK_FEATURES, 50.0))
+JOIN_ALL = ClusteringModel(
+    "join-all", Decision.fixed(JOIN_FEATURES, 50.0), Decision.fixed(LINK_FEATURES, -50.0)
+)
+LINK_ALL = ClusteringModel(
+    "link-all", Decision.fixed(JOIN_FEATURES, -50.0), Decision.fixed(LINK_FEATURES, 50.0)
+)
 
 
 def _inputs(items: Sequence[ClusteringItem], seed: int = 3, noise: float = 0.35) -> list[ClusterInput]:

@@ -158,13 +158,10 @@ def test_a_model_change_recomputes(store: Store, embedder: Embedder, extractor: 
     assert len(repo.embeddings(ids, other.model_id)) == len(repo.embeddings(ids, embedder.model_id)) == 20
 
 
-def _constant(names: tuple[str, ...], margin: float) -> Decision:
-    n = len(names)
-    return Decision(names, (0.0,) * n, margin, (0.0,) * n, (1.0,) * n, 0.5)
-
-
 # never joins an event, links every pair of events of different languages
-LINK_EVERYTHING = ClusteringModel("test", _constant(JOIN_FEATURES, -50.0), _constant(LINK_FEATURES, 50.0))
+LINK_EVERYTHING = ClusteringModel(
+    "test", Decision.fixed(JOIN_FEATURES, -50.0), Decision.fixed(LINK_FEATURES, 50.0)
+)
 
 
 class ScriptedEmbedder:
