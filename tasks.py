@@ -6,7 +6,8 @@
     python3 tasks.py run     # create .venv, install veille, run veille (veille run; extra args go to veille)
 
 Each command installs what it needs into ./.venv first (quietly, and only when pyproject.toml or
-constraints.txt changed since the last install). constraints.txt pins torch to the CPU build.
+constraints.txt changed since the last install). constraints.txt pins torch (brought by the dev extra's
+sentence-transformers) to the CPU build at hand.
 """
 
 from __future__ import annotations

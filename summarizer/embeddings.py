@@ -39,6 +39,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from monitor.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 Vector = tuple[float, ...]
@@ -214,7 +216,14 @@ class SentenceTransformerEmbedder(_BatchedEmbedder):
 def _load_sentence_transformer(name_or_path: str, device: str) -> Any:
     """The model, offline: HF_HUB_OFFLINE before the first import, local_files_only for the rest."""
     os.environ["HF_HUB_OFFLINE"] = "1"
-    from sentence_transformers import SentenceTransformer
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ConfigError(
+            f"the embedder st:{name_or_path} needs sentence-transformers, which is not installed",
+            hint="pip install 'veille[st]' (torch comes with it: install torch's CPU build first unless you "
+            "want the CUDA one; the README says how), or use the default embedder, use",
+        ) from exc
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # noise in a service log

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from monitor.errors import ConfigError
 from summarizer.embeddings import (
     MAX_CHARS,
     USE_DIM,
@@ -157,6 +159,14 @@ def test_sentence_transformers_folder_loads_offline(
 def test_sentence_transformers_unknown_name_fails_without_downloading() -> None:
     with pytest.raises(OSError):
         SentenceTransformerEmbedder("sentence-transformers/not-a-cached-model-xyz")
+
+
+def test_the_st_embedder_without_its_extra_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default install has no sentence-transformers (nor torch): the st: embedder names the extra."""
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import fails as if not installed
+    with pytest.raises(ConfigError, match=r"veille\[st\]") as caught:
+        SentenceTransformerEmbedder("any-model")
+    assert "not installed" in str(caught.value)
 
 
 def test_load_embedder_specs(minilm_path: Path) -> None:
