@@ -1,4 +1,10 @@
-"""Story clustering: online, cross-lingual, deterministic for the same input order.
+"""The dense-centroid story clusterer: veille's clusterer until the two-level one (summarizer.hybrid).
+
+Kept as the plain dense baseline of ``veille eval clustering`` (:data:`BASELINE_PARAMS`), and because the
+stores of earlier versions hold its saved state, which :class:`summarizer.pipeline.Summarizer` reads to
+rebuild their stories. :class:`ClusterInput` and :class:`StoryState` are shared by both clusterers.
+
+Online, cross-lingual, deterministic for the same input order.
 
 Articles arrive one at a time (:meth:`StoryClusterer.add`) with their embedding (multilingual, so
 languages mix freely), their canonical entity ids and their publication time. For each article:

@@ -21,10 +21,12 @@ Scores (:func:`pairwise_scores`, :func:`bcubed_scores`):
   articles; singletons count.
 
 :func:`evaluate_clustering` embeds ``title + start of text`` in batches, takes the entities from an
-optional extractor, marks exact copies (same title and text as an earlier article) as duplicates as the
-monitor's ``content_hash`` would, and runs a :class:`~summarizer.clustering.StoryClusterer`.
-:func:`tune` scores a grid of parameters on precomputed vectors of one set (the defaults of
-:class:`~summarizer.clustering.ClusterParams` come from such grids over three sets: see that module).
+optional extractor (entity keys), marks exact copies (same title and text as an earlier article) as
+duplicates as the monitor's ``content_hash`` would, and runs the story clusterer
+(:class:`~summarizer.hybrid.HybridClusterer`) next to two plain baselines computed on the same inputs: the
+dense centroid threshold (:class:`~summarizer.clustering.StoryClusterer` with ``BASELINE_PARAMS``) and the
+TF-IDF centroid threshold (:func:`tfidf_baseline`). :func:`tune` scores a grid of the centroid clusterer's
+parameters on precomputed vectors of one set.
 """
 
 from __future__ import annotations
