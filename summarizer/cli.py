@@ -339,11 +339,14 @@ def eval_clustering(
                if explain else {}),
         })  # fmt: skip
         return
-    out.print(f"{path}: {len(items)} articles, {len(set(gold.values()))} gold stories, model {model.name}")
+    out.print(
+        f"{path}: {len(items)} articles, {len(set(gold.values()))} gold stories, model {model.name}",
+        soft_wrap=True,
+    )
     out.print(_score_line("veille", result.veille), soft_wrap=True)
     for name, prf_ in (("same-language pairs", same), ("cross-language pairs", cross)):
         out.print(f"{name:>24}: P {prf_.precision:.3f} R {prf_.recall:.3f} F1 {prf_.f1:.3f}")
-    out.print(f"{'':>24}  {size_line(result.predicted)}")
+    out.print(f"{'':>24}  {size_line(result.predicted)}", soft_wrap=True)
     out.print(_score_line("dense centroid baseline", result.dense_baseline), soft_wrap=True)
     out.print(_score_line("TF-IDF centroid baseline", result.tfidf_baseline), soft_wrap=True)
     if explain:
