@@ -44,7 +44,7 @@ from summarizer.clustering import BASELINE_PARAMS, ClusterInput, ClusterParams, 
 from summarizer.clustering_model import ClusteringModel, Decision
 from summarizer.embeddings import Embedder, Vector, embedding_text
 from summarizer.hybrid import JOIN_FEATURES, LINK_FEATURES, HybridClusterer
-from summarizer.metrics import PRF, prf
+from summarizer.metrics import PRF, pair_scores, pairs_within, prf
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +83,13 @@ def _cells(
 
 def pairwise_scores(gold: Mapping[str, str], predicted: Mapping[str, str]) -> PRF:
     """Pair-counting precision/recall/F1 between two labellings of the same articles."""
-    gold_sizes, predicted_sizes, cells = _cells(gold, predicted)
-
-    def pairs(sizes: Iterable[int]) -> int:
-        return sum(n * (n - 1) // 2 for n in sizes)
-
-    together = pairs(cells.values())
-    predicted_pairs, gold_pairs = pairs(predicted_sizes.values()), pairs(gold_sizes.values())
-    precision = together / predicted_pairs if predicted_pairs else 1.0
-    recall = together / gold_pairs if gold_pairs else 1.0
-    return prf(precision, recall)
+    _cells(gold, predicted)  # the same articles, or ValueError
+    ids = list(gold)
+    return pair_scores(
+        pairs_within((gold[i], predicted[i]) for i in ids),
+        pairs_within(predicted[i] for i in ids),
+        pairs_within(gold[i] for i in ids),
+    )
 
 
 def bcubed_scores(gold: Mapping[str, str], predicted: Mapping[str, str]) -> PRF:

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from summarizer.metrics import PRF, prf
+from summarizer.metrics import PRF, pair_scores, pairs_within
 
 SIZE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("1", 1, 1),
@@ -66,35 +66,20 @@ def _check_limit(limit: int) -> None:
         raise ValueError(f"limit must be >= 0, not {limit}")
 
 
-def _pairs(n: int) -> int:
-    return n * (n - 1) // 2
-
-
-def _pairs_within(keys: Iterable[Hashable]) -> int:
-    """The pairs of items sharing a key."""
-    return sum(_pairs(n) for n in Counter(keys).values())
-
-
-def _scores(together: int, predicted_pairs: int, gold_pairs: int) -> PRF:
-    precision = together / predicted_pairs if predicted_pairs else 1.0
-    recall = together / gold_pairs if gold_pairs else 1.0
-    return prf(precision, recall)
-
-
 def pairwise_by_language(
     gold: Mapping[str, str], predicted: Mapping[str, str], langs: Mapping[str, str]
 ) -> tuple[PRF, PRF]:
     """Pairwise scores over same-language pairs and over cross-language pairs, in that order."""
     _check_keys(gold, predicted, langs)
     ids = list(gold)
-    together_all = _pairs_within((gold[i], predicted[i]) for i in ids)
-    predicted_all = _pairs_within(predicted[i] for i in ids)
-    gold_all = _pairs_within(gold[i] for i in ids)
-    together_same = _pairs_within((gold[i], predicted[i], langs[i]) for i in ids)
-    predicted_same = _pairs_within((predicted[i], langs[i]) for i in ids)
-    gold_same = _pairs_within((gold[i], langs[i]) for i in ids)
-    same = _scores(together_same, predicted_same, gold_same)
-    cross = _scores(together_all - together_same, predicted_all - predicted_same, gold_all - gold_same)
+    together_all = pairs_within((gold[i], predicted[i]) for i in ids)
+    predicted_all = pairs_within(predicted[i] for i in ids)
+    gold_all = pairs_within(gold[i] for i in ids)
+    together_same = pairs_within((gold[i], predicted[i], langs[i]) for i in ids)
+    predicted_same = pairs_within((predicted[i], langs[i]) for i in ids)
+    gold_same = pairs_within((gold[i], langs[i]) for i in ids)
+    same = pair_scores(together_same, predicted_same, gold_same)
+    cross = pair_scores(together_all - together_same, predicted_all - predicted_same, gold_all - gold_same)
     return same, cross
 
 
@@ -183,7 +168,8 @@ class Split:
     @property
     def missed_pairs(self) -> int:
         """The pairs of the event's articles that are not in one predicted story."""
-        return _pairs(sum(self.sizes)) - sum(_pairs(size) for size in self.sizes)
+        total = sum(self.sizes)
+        return total * (total - 1) // 2 - sum(size * (size - 1) // 2 for size in self.sizes)
 
 
 def worst_splits(gold: Mapping[str, str], predicted: Mapping[str, str], limit: int = 10) -> list[Split]:
