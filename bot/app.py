@@ -105,8 +105,12 @@ def add_handlers(app: BotApplication, handlers: Handlers) -> None:
     app.add_handler(CallbackQueryHandler(handlers.settings_button, pattern=SETTINGS_PATTERN))
     app.add_handler(CallbackQueryHandler(handlers.unsubscribe_button, pattern=UNSUBSCRIBE_PATTERN))
     app.add_handler(CallbackQueryHandler(handlers.language_button, pattern=LANGUAGE_PATTERN))
+    app.add_handler(CallbackQueryHandler(handlers.stale_button))  # any other button: answered "out of date"
     app.add_handler(ChatMemberHandler(handlers.membership, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.COMMAND & COMMAND_UPDATES, handlers.unknown))
+    app.add_handler(
+        MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, handlers.free_text)
+    )
     app.add_error_handler(handlers.error)
 
 

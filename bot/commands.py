@@ -33,15 +33,17 @@ from summarizer.gazetteer import Gazetteer
 DEFAULT_TIME = time(8, 0)
 ALERT_WORDS = frozenset({"alerts", "alert", "alertes", "alerte"})
 PRESETS: tuple[tuple[time, ...], ...] = ((time(8),), (time(8), time(18)), (time(7), time(12), time(19)))
-SETTINGS_PATTERN = r"^s:(lang:(en|fr)|al:\d{1,9}|t:[0-2]|mute:(8h|off))$"
+SETTINGS_PATTERN = r"^s:(lang:(en|fr|de|es|ar)|al:\d{1,9}|t:([0-2]|none)|mute:(8h|off))$"
 UNSUBSCRIBE_PATTERN = r"^u:(\d{1,9}|all)$"
-LANGUAGE_PATTERN = r"^l:(en|fr)$"
+LANGUAGE_PATTERN = r"^l:(en|fr|de|es|ar)$"
+NO_TIMES = frozenset({"none", "off", "no", "aucune", "non"})
 MAX_BUTTONS = 10  # subscriptions with their own button
 MAX_MUTE = timedelta(days=90)
 _PLAIN_WORD = re.compile(r"[^\s\"'\\]+")
 _PREFIXED = re.compile(r"(-|(?:entity|lang|tag|min):)(.*)", re.DOTALL)
 _DURATION = re.compile(r"(\d{1,4})\s*([mhdj])")
 _UNITS = {"m": 1, "h": 60, "d": 1440, "j": 1440}  # minutes; "j" for jours
+_FILTER_PREFIX = re.compile(r"^filter(?: '(?:[^'\\]|\\.)*'| \"(?:[^\"\\]|\\.)*\")?:\s*")
 
 
 class BadInput(Exception):
@@ -132,12 +134,19 @@ def digest_times(value: str) -> tuple[time, ...]:
     return times
 
 
-def parse_subscription(text: str, gazetteer: Gazetteer, lang: str) -> SubscriptionRequest:
-    """``/subscribe`` arguments: a filter plus ``alerts`` and ``at:HH:MM,...`` (08:00 when neither is given)."""
+def check_filter(text: str) -> None:
+    """A malformed filter (unclosed quote, ``min:x``) -> ``BadInput`` with its fix (the word "filter" once)."""
     try:
-        parse_filter(text)  # a malformed filter (unclosed quote, min:x) is reported with its fix
+        parse_filter(text)
     except ConfigError as exc:
-        raise BadInput("bad.filter", detail=exc.detail, hint=exc.hint or "") from exc
+        detail = _FILTER_PREFIX.sub("", exc.detail) or exc.detail
+        raise BadInput("bad.filter", detail=detail, hint=exc.hint or "") from exc
+
+
+def parse_subscription(text: str, gazetteer: Gazetteer, lang: str) -> SubscriptionRequest:
+    """``/subscribe`` arguments: a filter plus ``alerts`` and ``at:HH:MM,...`` (08:00 when not given, with or
+    without alerts, as /help says; ``at:none`` for no digest)."""
+    check_filter(text)
     kept: list[str] = []
     times: tuple[time, ...] | None = None
     alerts = False
@@ -146,14 +155,16 @@ def parse_subscription(text: str, gazetteer: Gazetteer, lang: str) -> Subscripti
         if word.lower() in ALERT_WORDS:
             alerts = True
         elif sep and name.lower() == "at":
-            times = digest_times(value)
+            times = () if value.lower() in NO_TIMES else digest_times(value)
         elif sep and name == "entity":
             ids = [resolve_entity(v, gazetteer, lang) for v in value.split(",") if v.strip()]
             kept += [f"entity:{','.join(dict.fromkeys(ids))}"] if ids else []
         else:
             kept.append(word)
     if times is None:
-        times = () if alerts else (DEFAULT_TIME,)
+        times = (DEFAULT_TIME,)
+    if not times and not alerts:
+        raise BadInput("bad.time", value="none")
     return SubscriptionRequest(" ".join(quote_word(w) for w in kept), times, alerts)
 
 
@@ -227,7 +238,7 @@ def times_text(times: Sequence[time], lang: str) -> str:
 def described(sub: Subscription, lang: str) -> dict[str, object]:
     """The values a subscription line shows: id, filter, digest times, alerts."""
     return {
-        "id": sub.id,
+        "id": sub.number,
         "query": sub.query or t(lang, "sub.everything"),
         "times": times_text(sub.digest_times, lang),
         "alerts": t(lang, "on" if sub.alerts else "off"),
@@ -242,28 +253,60 @@ def settings_text(chat: Subscriber, subs: Sequence[Subscription], now: datetime)
     lang = chat.language
     until = chat.muted_until if chat.muted(now) else None
     listed = f"{t(lang, 'settings.subs')}\n{subscription_lines('settings.sub', subs, lang)}"
+    muted = (
+        t(lang, "settings.muted_until", until=local_time(until, chat.timezone))
+        if until
+        else t(lang, "settings.not_muted")
+    )
     body = t(
         lang,
         "settings.body",
         language=t(lang, "language.name"),
         timezone=chat.timezone,
-        muted=local_time(until, chat.timezone) if until else t(lang, "no"),
+        muted=Html(muted),
         subscriptions=Html(listed if subs else t(lang, "settings.no_subs")),
     )
     return f"{t(lang, 'settings.title')}\n{body}"
 
 
-def settings_keyboard(chat: Subscriber, subs: Sequence[Subscription]) -> InlineKeyboardMarkup:
-    """Language, one alerts switch per subscription, digest time presets, mute/unmute (data <= 64 bytes)."""
+def preset_targets(subs: Sequence[Subscription]) -> list[Subscription]:
+    """The subscriptions a digest-time preset applies to: those with digests, and those without alerts (they
+    exist for their digests); alert-only subscriptions keep having none."""
+    return [s for s in subs if s.digest_times or not s.alerts]
+
+
+def current_preset(subs: Sequence[Subscription]) -> str | None:
+    """``"0"``-``"2"`` when every subscription with digests has that preset, ``"none"`` when none has digests."""
+    times = {s.digest_times for s in subs if s.digest_times}
+    if not times:
+        return "none" if subs else None
+    found = [str(i) for i, preset in enumerate(PRESETS) if times == {preset}]
+    return found[0] if found else None
+
+
+def _checked(label: str, on: bool) -> str:
+    return f"✓ {label}" if on else label
+
+
+def settings_keyboard(chat: Subscriber, subs: Sequence[Subscription], now: datetime) -> InlineKeyboardMarkup:
+    """Language, one alerts switch per subscription, digest time presets and "no digest", mute/unmute; the
+    current choices checked (data <= 64 bytes)."""
     lang, button = chat.language, InlineKeyboardButton
-    rows = [[button(("✓ " if lang == c else "") + c.upper(), callback_data=f"s:lang:{c}") for c in LANGUAGES]]
+    rows = [[button(_checked(c.upper(), lang == c), callback_data=f"s:lang:{c}") for c in LANGUAGES]]
     for sub in subs[:MAX_BUTTONS]:
-        label = t(lang, "settings.alerts_button", id=sub.id, state=t(lang, "on" if sub.alerts else "off"))
-        rows.append([button(label, callback_data=f"s:al:{sub.id}")])
+        label = t(lang, "settings.alerts_button", id=sub.number, state=t(lang, "on" if sub.alerts else "off"))
+        rows.append([button(label, callback_data=f"s:al:{sub.number}")])
+    chosen = current_preset(subs)
     presets = [
-        button(format_times(p).replace(",", " · "), callback_data=f"s:t:{i}") for i, p in enumerate(PRESETS)
+        button(_checked(format_times(p).replace(",", " · "), chosen == str(i)), callback_data=f"s:t:{i}")
+        for i, p in enumerate(PRESETS)
     ]
-    mute, unmute = t(lang, "settings.mute_button"), t(lang, "settings.unmute_button")
+    presets.append(
+        button(_checked(t(lang, "settings.no_digest_button"), chosen == "none"), callback_data="s:t:none")
+    )
+    muted = chat.muted(now)
+    mute = _checked(t(lang, "settings.mute_button"), muted)
+    unmute = _checked(t(lang, "settings.unmute_button"), not muted)
     rows += [presets, [button(mute, callback_data="s:mute:8h"), button(unmute, callback_data="s:mute:off")]]
     return InlineKeyboardMarkup(rows)
 
@@ -271,7 +314,7 @@ def settings_keyboard(chat: Subscriber, subs: Sequence[Subscription]) -> InlineK
 def unsubscribe_keyboard(subs: Sequence[Subscription], lang: str) -> InlineKeyboardMarkup:
     everything = t(lang, "sub.everything")
     rows = [
-        [InlineKeyboardButton(f"#{s.id} {(s.query or everything)[:40]}", callback_data=f"u:{s.id}")]
+        [InlineKeyboardButton(f"#{s.number} {(s.query or everything)[:40]}", callback_data=f"u:{s.number}")]
         for s in subs[: MAX_BUTTONS * 2]
     ]
     return InlineKeyboardMarkup(
@@ -279,9 +322,9 @@ def unsubscribe_keyboard(subs: Sequence[Subscription], lang: str) -> InlineKeybo
     )
 
 
-def latest_text(views: Sequence[StoryView], lang: str) -> str:
+def latest_text(views: Sequence[StoryView], lang: str, title: str | None = None) -> str:
     """One line per story: the headline linked to its first source, its languages, its id (for /story)."""
-    lines = [t(lang, "latest.title")]
+    lines = [title or t(lang, "latest.title")]
     for n, view in enumerate(views, 1):
         story = localize(view, lang)
         url = next((u for _, u in story.sources_list), None) or next(iter(story.urls), None)

@@ -3,8 +3,8 @@
 For each chat with due items (one worker per chat, a bounded number at once), items in id order, parts in order:
 
 1. wait for the rate limiter (global, per chat, per group: ``bot.ratelimit``);
-2. send the part (an ``update`` edits the first message of the alert it updates, or replies to it when that
-   message can no longer be edited);
+2. send the part (an item with ``reply_to_item``, a story update, is sent as a reply to the first message of
+   that item: Telegram notifies a reply, not an edit; without that message, it goes as a plain message);
 3. record the message id at once (``BotRepository.mark_part_sent``): a crash after this point resends nothing;
 4. on an error, by its class: ``RateLimited`` -> the chat (or everything, for a global 429) waits
    ``retry_after`` and the item is retried then, not counted as a failure; ``Blocked`` -> the chat is
@@ -215,18 +215,10 @@ class Deliverer:
 
     async def _send_part(self, item: OutboxItem, part: int) -> int:
         chat, text, thread = item.chat_id, item.parts[part], item.thread_id
-        target = await self._edit_target(item) if part == 0 and item.kind == "update" else None
-        if target is None:
-            return await self._paced(
-                chat, lambda: self.sender.send(chat, text, thread_id=thread, reply_to=None)
-            )
-        try:
-            await self._paced(chat, lambda: self.sender.edit(chat, target, text))
-            return target
-        except NotEditable:
-            return await self._paced(
-                chat, lambda: self.sender.send(chat, text, thread_id=thread, reply_to=target)
-            )
+        target = await self._reply_target(item) if part == 0 else None
+        return await self._paced(
+            chat, lambda: self.sender.send(chat, text, thread_id=thread, reply_to=target)
+        )
 
     async def _paced(self, chat_id: int, request: Callable[[], Awaitable[T]]) -> T:
         """Run one Telegram request when the limits allow it (negative chat ids: groups and channels)."""
@@ -236,11 +228,11 @@ class Deliverer:
         finally:
             self.limiter.done(ticket)
 
-    async def _edit_target(self, item: OutboxItem) -> int | None:
-        """The message an update edits: the first message of the alert it updates, when that went out."""
-        if item.edit_of is None:
+    async def _reply_target(self, item: OutboxItem) -> int | None:
+        """The message an item replies to: the first message of its ``reply_to_item``, when that went out."""
+        if item.reply_to_item is None:
             return None
-        original = await asyncio.to_thread(self.repo.item, item.edit_of)
+        original = await asyncio.to_thread(self.repo.item, item.reply_to_item)
         if original is None or not original.message_ids:
             return None
         return original.message_ids[0]

@@ -10,10 +10,14 @@ Each handler goes through the same steps:
    operator commands need a user id in ``BotDeps.admin_ids``;
 4. arguments are read by ``bot.commands`` (a ``BadInput`` becomes a reply that explains the fix);
 5. database work runs in a worker thread; the reply is HTML in the chat's language, in the topic it came from.
-   Button presses are answered (``answerCallbackQuery``), then the message is edited to show the new state.
+   Button presses are answered (``answerCallbackQuery``), then the message is edited to show the new state;
+   a stale or unknown button is answered too ("out of date"), never left spinning.
    ``/digest``, ``/latest`` and ``/broadcast`` are recorded in the outbox under a key built from the update id
-   (delivered paced and split, once even when Telegram delivers the update twice); the rest is answered
-   directly.
+   (delivered paced and split); the rest is answered directly.
+
+Every update is handled at most once: a change is made in one transaction that also records the update id
+(``BotRepository.once``), a question is recorded before it is answered; an update Telegram delivers again
+(after a crash before its offset was confirmed) is recognized and ignored.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -33,11 +37,11 @@ from telegram.ext import ContextTypes
 
 from bot import commands as cmd
 from bot.commands import BadInput, Where, arguments, where_of
-from bot.i18n import ADMIN_COMMANDS, FILTER_EXAMPLE, LANGUAGES, USER_COMMANDS, Html, language_of, t
-from bot.render import escape, render_story
-from bot.repository import NewMessage, Subscriber, Subscription
+from bot.i18n import ADMIN_COMMANDS, FILTER_EXAMPLE, LANGUAGES, USER_COMMANDS, Html, language_of, t, tn
+from bot.render import escape, render_story_full
+from bot.repository import BotRepository, NewMessage, Subscriber, Subscription
 from bot.telegram import NO_PREVIEW
-from summarizer.digest import StoryView, trending
+from summarizer.digest import StoryView, build_digest, parse_filter, trending
 
 if TYPE_CHECKING:
     from bot.app import BotDeps
@@ -46,7 +50,17 @@ log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 Callback = Callable[[Update, Context], Coroutine[Any, Any, None]]
+T = TypeVar("T")
 MAX_LATEST = 20
+MAX_SEARCH = 10
+SEARCH_WINDOW = timedelta(days=7)
+
+
+class _Handled:
+    """The update was handled before (Telegram delivered it again): nothing to do."""
+
+
+HANDLED = _Handled()
 _MANAGERS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 
 
@@ -62,12 +76,22 @@ class Handlers:
 
     # --- shared steps ---------------------------------------------------------------------------------
 
-    async def _begin(self, update: Update) -> tuple[Where, Subscriber] | None:
-        """Where the update comes from and the chat's subscriber row (created or reactivated as needed)."""
+    async def _begin(self, update: Update, *, claim: bool = True) -> tuple[Where, Subscriber] | None:
+        """Where the update comes from and the chat's subscriber row (created or reactivated as needed); None
+        when there is nothing to do (no chat, or an update handled before). ``claim``: record the update as
+        handled now (a question); a change records it in its own transaction (``_once``)."""
         where = where_of(update)
         if where is None:
             return None
         repo = self.deps.repo
+        if claim:
+            now = self.deps.clock()
+            if not await asyncio.to_thread(repo.mark_handled, update.update_id, where.chat_id, now):
+                log.info("update already handled update_id=%s chat_id=%s", update.update_id, where.chat_id)
+                return None
+        elif await asyncio.to_thread(repo.was_handled, update.update_id):
+            log.info("update already handled update_id=%s chat_id=%s", update.update_id, where.chat_id)
+            return None
         chat = await asyncio.to_thread(repo.subscriber, where.chat_id)
         if chat is None or not chat.active:
             lang = language_of(where.user_lang, self.deps.default_language)
@@ -77,10 +101,28 @@ class Handlers:
             )
         return where, chat
 
+    async def _once(self, update: Update, where: Where, change: Callable[[BotRepository], T]) -> T | _Handled:
+        """``change`` in one transaction that also records the update as handled (``HANDLED`` if it was)."""
+
+        def run() -> T | _Handled:
+            with self.deps.repo.once(update.update_id, where.chat_id, self.deps.clock()) as bound:
+                if bound is None:
+                    log.info(
+                        "update already handled update_id=%s chat_id=%s", update.update_id, where.chat_id
+                    )
+                    return HANDLED
+                return change(bound)
+
+        return await asyncio.to_thread(run)
+
     async def _send(
-        self, bot: Bot, where: Where, text: str, markup: InlineKeyboardMarkup | None = None
+        self,
+        bot: Bot,
+        where: Where,
+        text: str | Sequence[str],
+        markup: InlineKeyboardMarkup | None = None,
     ) -> None:
-        parts = cmd.parts_of(text)
+        parts = cmd.parts_of(text) if isinstance(text, str) else tuple(text)
         for n, part in enumerate(parts):
             await bot.send_message(
                 where.chat_id,
@@ -126,13 +168,6 @@ class Handlers:
             )
             return False
         return member.status in _MANAGERS
-
-    async def _manager(self, bot: Bot, where: Where, chat: Subscriber) -> bool:
-        """Whether the sender may change the chat's subscriptions and settings; tells them when not."""
-        if await self._may_manage(bot, where):
-            return True
-        await self._send(bot, where, t(chat.language, "chat_admin_only"))
-        return False
 
     async def _operator(self, bot: Bot, where: Where, chat: Subscriber) -> bool:
         if where.user_id is not None and where.user_id in self.deps.admin_ids:
@@ -196,14 +231,39 @@ class Handlers:
         lang, story_id = chat.language, arguments(update)[:100]
         views = await asyncio.to_thread(self._story_views, story_id) if story_id else []
         if views:
-            text = render_story(views[0], lang)
+            names = [cmd.entity_name(key, self.deps.gazetteer, lang) for key in views[0].entities]
+            await self._send(context.bot, where, render_story_full(views[0], lang, names))
         else:
             text = t(lang, "story.unknown", id=story_id) if story_id else t(lang, "story.usage")
-        await self._send(context.bot, where, text)
+            await self._send(context.bot, where, text)
 
     def _story_views(self, story_id: str) -> list[StoryView]:
         row = self.deps.nlp.story(story_id)
         return self.deps.nlp.story_views([row]) if row else []
+
+    async def search(self, update: Update, context: Context) -> None:
+        """``/search WORDS``: the stories of the last 7 days that match (a filter: words, -word, entity:...)."""
+        if not (begun := await self._begin(update)):
+            return
+        where, chat = begun
+        lang, text = chat.language, arguments(update)[:500]
+        if not text:
+            await self._send(context.bot, where, t(lang, "search.usage"))
+            return
+        try:
+            cmd.check_filter(text)
+        except BadInput as exc:
+            await self._bad(context.bot, where, chat, exc)
+            return
+        views = await asyncio.to_thread(self._search_views, text, self.deps.clock())
+        title = t(lang, "search.title", query=text)
+        reply = cmd.latest_text(views, lang, title) if views else t(lang, "search.none", query=text)
+        await self._send(context.bot, where, reply)
+
+    def _search_views(self, text: str, now: datetime) -> list[StoryView]:
+        since = now - SEARCH_WINDOW
+        views = self.deps.nlp.story_views(self.deps.nlp.stories_since(since))
+        return list(build_digest(views, parse_filter(text), since=since, until=now, limit=MAX_SEARCH).stories)
 
     async def trending(self, update: Update, context: Context) -> None:
         if not (begun := await self._begin(update)):
@@ -215,137 +275,185 @@ class Handlers:
         rows = trending(current, previous, top=10)
         await self._send(context.bot, where, cmd.trending_text(rows, self.deps.gazetteer, chat.language))
 
+    async def free_text(self, update: Update, context: Context) -> None:
+        """A message that is not a command, in a private chat: a short hint (groups are left alone)."""
+        if begun := await self._begin(update):
+            where, chat = begun
+            await self._send(context.bot, where, t(chat.language, "hint"))
+
     # --- changing the chat ----------------------------------------------------------------------------
 
+    async def _answer_once(
+        self, bot: Bot, update: Update, where: Where, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> None:
+        """Answer a request that changes nothing (usage, a bad argument, a refusal, a question), once."""
+        repo, now = self.deps.repo, self.deps.clock()
+        if await asyncio.to_thread(repo.mark_handled, update.update_id, where.chat_id, now):
+            await self._send(bot, where, text, markup)
+
     async def subscribe(self, update: Update, context: Context) -> None:
-        if not (begun := await self._begin(update)):
+        if not (begun := await self._begin(update, claim=False)):
             return
         where, chat = begun
-        lang, text = chat.language, arguments(update)
+        lang, text, bot = chat.language, arguments(update), context.bot
         if not text:
-            await self._send(context.bot, where, t(lang, "sub.usage", example=FILTER_EXAMPLE))
+            await self._answer_once(bot, update, where, t(lang, "sub.usage", example=FILTER_EXAMPLE))
             return
-        if not await self._manager(context.bot, where, chat):
+        if not await self._may_manage(bot, where):
+            await self._answer_once(bot, update, where, t(lang, "chat_admin_only"))
             return
         try:
             asked = cmd.parse_subscription(text, self.deps.gazetteer, lang)
         except BadInput as exc:
-            await self._bad(context.bot, where, chat, exc)
+            await self._answer_once(bot, update, where, t(lang, exc.key, **exc.values))
             return
-        sub = await asyncio.to_thread(
-            self.deps.repo.add_subscription,
-            where.chat_id,
-            asked.query,
-            self.deps.clock(),
-            digest_times=asked.digest_times,
-            alerts=asked.alerts,
-            thread_id=where.thread_id,
+        now = self.deps.clock()
+        sub = await self._once(
+            update,
+            where,
+            lambda repo: repo.add_subscription(
+                where.chat_id,
+                asked.query,
+                now,
+                digest_times=asked.digest_times,
+                alerts=asked.alerts,
+                thread_id=where.thread_id,
+            ),
         )
+        if isinstance(sub, _Handled):
+            return
         log.info("subscribed chat_id=%s subscription=%s thread_id=%s", where.chat_id, sub.id, where.thread_id)
-        await self._send(context.bot, where, t(lang, "sub.saved", **cmd.described(sub, lang)))
+        await self._send(bot, where, t(lang, "sub.saved", **cmd.described(sub, lang)))
 
     async def unsubscribe(self, update: Update, context: Context) -> None:
-        if not (begun := await self._begin(update)):
+        if not (begun := await self._begin(update, claim=False)):
             return
         where, chat = begun
-        lang, arg = chat.language, arguments(update).lower()
-        if not await self._manager(context.bot, where, chat):
-            return
-        if arg and arg != "all" and not arg.isdigit():
-            await self._send(context.bot, where, t(lang, "unsub.usage"))
+        lang, arg, bot = chat.language, arguments(update).lower().lstrip("#"), context.bot
+        if not await self._may_manage(bot, where):
+            await self._answer_once(bot, update, where, t(lang, "chat_admin_only"))
+        elif arg and arg != "all" and not (arg.isdigit() and len(arg) <= 9):
+            await self._answer_once(bot, update, where, t(lang, "unsub.usage"))
         elif arg:
-            await self._send(context.bot, where, await self._remove(where.chat_id, arg, lang))
+            target = None if arg == "all" else int(arg)
+            removed = await self._once(
+                update, where, lambda repo: repo.remove_subscriptions(where.chat_id, target)
+            )
+            if not isinstance(removed, _Handled):
+                await self._send(bot, where, self._removed_text(removed, target, lang))
         elif subs := await asyncio.to_thread(self.deps.repo.subscriptions, where.chat_id):
-            await self._send(
-                context.bot, where, t(lang, "unsub.choose"), cmd.unsubscribe_keyboard(subs, lang)
+            await self._answer_once(
+                bot, update, where, t(lang, "unsub.choose"), cmd.unsubscribe_keyboard(subs, lang)
             )
         else:
-            await self._send(context.bot, where, t(lang, "unsub.none"))
+            await self._answer_once(bot, update, where, t(lang, "unsub.none"))
 
-    async def _remove(self, chat_id: int, which: str, lang: str) -> str:
-        """Remove subscription ``which`` (an id, or ``all``) of the chat; the reply."""
-        target = None if which == "all" else int(which)
-        removed = await asyncio.to_thread(self.deps.repo.remove_subscriptions, chat_id, target)
+    @staticmethod
+    def _removed_text(removed: int, target: int | None, lang: str) -> str:
         if target is None:
             return t(lang, "unsub.removed_all", n=removed)
         return t(lang, "unsub.removed" if removed else "unsub.not_found", id=target)
 
     async def settings(self, update: Update, context: Context) -> None:
-        if not (begun := await self._begin(update)):
+        if not (begun := await self._begin(update, claim=False)):
             return
         where, chat = begun
-        if await self._manager(context.bot, where, chat):
-            subs = await asyncio.to_thread(self.deps.repo.subscriptions, where.chat_id)
-            text = cmd.settings_text(chat, subs, self.deps.clock())
-            await self._send(context.bot, where, text, cmd.settings_keyboard(chat, subs))
+        if not await self._may_manage(context.bot, where):
+            await self._answer_once(context.bot, update, where, t(chat.language, "chat_admin_only"))
+            return
+        subs = await asyncio.to_thread(self.deps.repo.subscriptions, where.chat_id)
+        now = self.deps.clock()
+        text, keyboard = cmd.settings_text(chat, subs, now), cmd.settings_keyboard(chat, subs, now)
+        await self._answer_once(context.bot, update, where, text, keyboard)
 
     async def language(self, update: Update, context: Context) -> None:
-        if not (begun := await self._begin(update)):
+        if not (begun := await self._begin(update, claim=False)):
             return
         where, chat = begun
-        arg = arguments(update).lower()
+        arg, bot, lang = arguments(update).lower(), context.bot, chat.language
         if not arg:
             row = [InlineKeyboardButton(code.upper(), callback_data=f"l:{code}") for code in LANGUAGES]
-            await self._send(
-                context.bot, where, t(chat.language, "language.choose"), InlineKeyboardMarkup([row])
+            await self._answer_once(
+                bot, update, where, t(lang, "language.choose"), InlineKeyboardMarkup([row])
             )
         elif arg not in LANGUAGES:
-            await self._send(context.bot, where, t(chat.language, "language.usage"))
-        elif await self._manager(context.bot, where, chat):
+            await self._answer_once(bot, update, where, t(lang, "language.usage"))
+        elif not await self._may_manage(bot, where):
+            await self._answer_once(bot, update, where, t(lang, "chat_admin_only"))
+        else:
             now = self.deps.clock()
-            await asyncio.to_thread(self.deps.repo.update_subscriber, where.chat_id, now, language=arg)
-            await self._send(context.bot, where, t(arg, "language.set"))
+            done = await self._once(
+                update, where, lambda repo: repo.update_subscriber(where.chat_id, now, language=arg)
+            )
+            if not isinstance(done, _Handled):
+                await self._send(bot, where, t(arg, "language.set"))
 
     async def schedule(self, update: Update, context: Context) -> None:
-        if not (begun := await self._begin(update)):
+        if not (begun := await self._begin(update, claim=False)):
             return
         where, chat = begun
-        lang, arg = chat.language, arguments(update)
-        subs = await asyncio.to_thread(self.deps.repo.subscriptions, where.chat_id)
-        if arg:
-            if not await self._manager(context.bot, where, chat):
-                return
-            try:
-                times, tz = cmd.parse_schedule(arg)
-            except BadInput as exc:
-                await self._bad(context.bot, where, chat, exc)
-                return
-            if times is not None and not subs:
-                await self._send(context.bot, where, t(lang, "schedule.no_subs"))
-                return
-            chat, subs = await asyncio.to_thread(self._set_schedule, chat, subs, times, tz)
+        lang, arg, bot = chat.language, arguments(update), context.bot
+        if not arg:
+            subs = await asyncio.to_thread(self.deps.repo.subscriptions, where.chat_id)
+            await self._answer_once(bot, update, where, self._schedule_text(chat, subs))
+            return
+        if not await self._may_manage(bot, where):
+            await self._answer_once(bot, update, where, t(lang, "chat_admin_only"))
+            return
+        try:
+            times, tz = cmd.parse_schedule(arg)
+        except BadInput as exc:
+            await self._answer_once(bot, update, where, t(lang, exc.key, **exc.values))
+            return
+        done = await self._once(update, where, lambda repo: self._set_schedule(repo, chat, times, tz))
+        if isinstance(done, _Handled):
+            return
+        chat, subs = done
+        if times is not None and not subs:
+            await self._send(bot, where, t(lang, "schedule.no_subs"))
+            return
+        await self._send(bot, where, f"{t(lang, 'schedule.saved')}\n{self._schedule_text(chat, subs)}")
+
+    @staticmethod
+    def _schedule_text(chat: Subscriber, subs: Sequence[Subscription]) -> str:
+        lang = chat.language
         lines = cmd.subscription_lines("schedule.line", subs, lang) if subs else t(lang, "schedule.no_subs")
-        shown = t(lang, "schedule.show", timezone=chat.timezone, lines=Html(lines))
-        await self._send(context.bot, where, f"{t(lang, 'schedule.saved')}\n{shown}" if arg else shown)
+        return t(lang, "schedule.show", timezone=chat.timezone, lines=Html(lines))
 
     def _set_schedule(
-        self, chat: Subscriber, subs: Sequence[Subscription], times: tuple[time, ...] | None, tz: str | None
+        self, repo: BotRepository, chat: Subscriber, times: tuple[time, ...] | None, tz: str | None
     ) -> tuple[Subscriber, list[Subscription]]:
-        repo, now = self.deps.repo, self.deps.clock()
+        now = self.deps.clock()
         if tz is not None:
             repo.update_subscriber(chat.chat_id, now, timezone=tz)
-        for sub in subs if times is not None else ():
+        for sub in repo.subscriptions(chat.chat_id) if times is not None else ():
             repo.update_subscription(chat.chat_id, sub.id, digest_times=times)
         return repo.subscriber(chat.chat_id) or chat, repo.subscriptions(chat.chat_id)
 
     async def mute(self, update: Update, context: Context) -> None:
-        if not (begun := await self._begin(update)):
+        if not (begun := await self._begin(update, claim=False)):
             return
         where, chat = begun
-        if not await self._manager(context.bot, where, chat):
+        lang, bot = chat.language, context.bot
+        if not await self._may_manage(bot, where):
+            await self._answer_once(bot, update, where, t(lang, "chat_admin_only"))
             return
         try:
             duration = cmd.parse_duration(arguments(update))
         except BadInput as exc:
-            await self._bad(context.bot, where, chat, exc)
+            await self._answer_once(bot, update, where, t(lang, exc.key, **exc.values))
             return
-        now, lang = self.deps.clock(), chat.language
+        now = self.deps.clock()
         until = now + duration if duration else None
-        await asyncio.to_thread(self.deps.repo.update_subscriber, where.chat_id, now, muted_until=until)
+        done = await self._once(
+            update, where, lambda repo: repo.update_subscriber(where.chat_id, now, muted_until=until)
+        )
+        if isinstance(done, _Handled):
+            return
         text = (
             t(lang, "mute.on", until=cmd.local_time(until, chat.timezone)) if until else t(lang, "mute.off")
         )
-        await self._send(context.bot, where, text)
+        await self._send(bot, where, text)
 
     # --- operators ------------------------------------------------------------------------------------
 
@@ -380,7 +488,7 @@ class Handlers:
         parts, key = cmd.parts_of(escape(text)), f"broadcast:{update.update_id}"
         queued = await self._enqueue([NewMessage(c.chat_id, key, "broadcast", parts) for c in chats])
         log.info("broadcast queued update_id=%s chats=%s", update.update_id, queued)
-        await self._send(context.bot, where, t(chat.language, "broadcast.queued", n=queued))
+        await self._send(context.bot, where, tn(chat.language, "broadcast.queued", queued))
 
     # --- buttons --------------------------------------------------------------------------------------
 
@@ -389,7 +497,7 @@ class Handlers:
     ) -> tuple[Where, Subscriber, CallbackQuery] | None:
         """A button press by someone who may change the chat (others are told why nothing happens)."""
         query = update.callback_query
-        if query is None or query.message is None or not (begun := await self._begin(update)):
+        if query is None or query.message is None or not (begun := await self._begin(update, claim=False)):
             return None
         where, chat = begun
         if not await self._may_manage(context.bot, where):
@@ -403,38 +511,58 @@ class Handlers:
         where, chat, query = pressed
         assert query.message is not None and query.data is not None  # checked by _button and the pattern
         _, what, value = query.data.split(":", 2)
-        chat, subs = await asyncio.to_thread(self._apply_setting, chat, what, value)
+        done = await self._once(update, where, lambda repo: self._apply_setting(repo, chat, what, value))
+        if isinstance(done, _Handled):
+            return
+        chat, subs, applied = done
+        if not applied:
+            await query.answer(t(chat.language, "button.stale"), show_alert=True)
+            return
         await query.answer(t(chat.language, "settings.saved"))
-        text, keyboard = cmd.settings_text(chat, subs, self.deps.clock()), cmd.settings_keyboard(chat, subs)
+        now = self.deps.clock()
+        text, keyboard = cmd.settings_text(chat, subs, now), cmd.settings_keyboard(chat, subs, now)
         await self._edit(context.bot, where, query.message.message_id, text, keyboard)
 
     def _apply_setting(
-        self, chat: Subscriber, what: str, value: str
-    ) -> tuple[Subscriber, list[Subscription]]:
-        """One settings button (its data checked by ``SETTINGS_PATTERN``); the chat and its subscriptions after."""
-        repo, now, chat_id = self.deps.repo, self.deps.clock(), chat.chat_id
+        self, repo: BotRepository, chat: Subscriber, what: str, value: str
+    ) -> tuple[Subscriber, list[Subscription], bool]:
+        """One settings button (its data checked by ``SETTINGS_PATTERN``): the chat and its subscriptions after,
+        and whether it applied (a button of a subscription removed since is stale)."""
+        now, chat_id = self.deps.clock(), chat.chat_id
         subs = repo.subscriptions(chat_id)
+        applied = True
         if what == "lang":
             repo.update_subscriber(chat_id, now, language=value)
         elif what == "al":
-            for sub in (s for s in subs if s.id == int(value)):
+            found = [s for s in subs if s.number == int(value)]
+            for sub in found:
                 repo.update_subscription(chat_id, sub.id, alerts=not sub.alerts)
+            applied = bool(found)
         elif what == "t":
-            for sub in subs:
-                repo.update_subscription(chat_id, sub.id, digest_times=cmd.PRESETS[int(value)])
+            targets = subs if value == "none" else cmd.preset_targets(subs)
+            times = () if value == "none" else cmd.PRESETS[int(value)]
+            for sub in targets:
+                repo.update_subscription(chat_id, sub.id, digest_times=times)
         elif what == "mute":
             repo.update_subscriber(
                 chat_id, now, muted_until=now + timedelta(hours=8) if value == "8h" else None
             )
-        return repo.subscriber(chat_id) or chat, repo.subscriptions(chat_id)
+        return repo.subscriber(chat_id) or chat, repo.subscriptions(chat_id), applied
 
     async def unsubscribe_button(self, update: Update, context: Context) -> None:
         if not (pressed := await self._button(update, context)):
             return
         where, chat, query = pressed
         assert query.message is not None and query.data is not None
-        text = await self._remove(where.chat_id, query.data.split(":", 1)[1], chat.language)
+        which = query.data.split(":", 1)[1]
+        target = None if which == "all" else int(which)
+        removed = await self._once(
+            update, where, lambda repo: repo.remove_subscriptions(where.chat_id, target)
+        )
+        if isinstance(removed, _Handled):
+            return
         await query.answer()
+        text = self._removed_text(removed, target, chat.language)
         await self._edit(context.bot, where, query.message.message_id, text)
 
     async def language_button(self, update: Update, context: Context) -> None:
@@ -442,12 +570,21 @@ class Handlers:
             return
         where, _chat, query = pressed
         assert query.message is not None and query.data is not None
-        lang = query.data.split(":", 1)[1]
-        await asyncio.to_thread(
-            self.deps.repo.update_subscriber, where.chat_id, self.deps.clock(), language=lang
+        lang, now = query.data.split(":", 1)[1], self.deps.clock()
+        done = await self._once(
+            update, where, lambda repo: repo.update_subscriber(where.chat_id, now, language=lang)
         )
+        if isinstance(done, _Handled):
+            return
         await query.answer(t(lang, "settings.saved"))
         await self._edit(context.bot, where, query.message.message_id, t(lang, "language.set"))
+
+    async def stale_button(self, update: Update, context: Context) -> None:
+        """A button this version of the bot does not know (an old message's): answered, not left spinning."""
+        query = update.callback_query
+        if query is None or not (begun := await self._begin(update)):
+            return
+        await query.answer(t(begun[1].language, "button.stale"), show_alert=True)
 
     # --- membership, unknown commands, errors ---------------------------------------------------------
 

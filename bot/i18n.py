@@ -1,19 +1,23 @@
-"""The bot's texts in English and French: one catalog per language, the same keys and placeholders in both.
+"""The bot's texts in English, French, German, Spanish and Arabic (``bot.i18n_more``): one catalog per language,
+the same keys and placeholders in each; counted texts have one key per plural form (``key#one``, ``key#other``;
+Arabic also ``#zero``, ``#two``, ``#few``, ``#many``), chosen by ``tn``.
 
 ``t(lang, key, **values)`` formats a text for a chat. Catalog texts are Telegram HTML written by hand; every value
 put into them is escaped (``bot.render.escape``) unless it is wrapped in ``Html`` (a fragment already built from
 escaped parts), so a user's filter or a source's error message can never break a message or inject a link.
-A language other than en/fr falls back to English; a test checks both catalogs have the same keys and the same
-placeholders. The command descriptions (``cmd.<name>``) are plain text: Telegram shows them in its command menu.
+A language the bot does not speak falls back to English; a test checks every catalog has the keys and
+placeholders of the English one. The command descriptions (``cmd.<name>``) are plain text: Telegram shows
+them in its command menu.
 """
 
 from __future__ import annotations
 
-from bot.render import escape
+from bot.i18n_more import AR, DE, ES
+from bot.render import escape, plural_category
 
-LANGUAGES = ("en", "fr")
-USER_COMMANDS = ("start", "help", "subscribe", "unsubscribe", "settings", "digest", "latest", "story", "trending",
-                 "language", "schedule", "mute")  # fmt: skip
+LANGUAGES = ("en", "fr", "de", "es", "ar")
+USER_COMMANDS = ("start", "help", "subscribe", "unsubscribe", "settings", "digest", "latest", "story", "search",
+                 "trending", "language", "schedule", "mute")  # fmt: skip
 ADMIN_COMMANDS = ("sources", "status", "broadcast")
 FILTER_EXAMPLE = 'europol "dark web" -football entity:isis lang:fr,en tag:agency min:2'
 
@@ -31,10 +35,18 @@ def language_of(code: str | None, default: str = "en") -> str:
 
 
 def t(lang: str, key: str, **values: object) -> str:
-    """The text ``key`` in ``lang`` (English when the language is not en/fr), its values escaped unless ``Html``."""
+    """The text ``key`` in ``lang`` (English for a language the bot does not speak), its values escaped unless
+    ``Html``."""
     template = CATALOGS.get(lang, CATALOGS["en"])[key]
     safe = {k: v if isinstance(v, Html) else escape(str(v)) for k, v in values.items()}
     return template.format(**safe)
+
+
+def tn(lang: str, key: str, n: int, **values: object) -> str:
+    """``t`` of ``key#<plural category of n>`` (``key#other`` when the language has no such form), with ``n``."""
+    catalog = CATALOGS.get(lang, CATALOGS["en"])
+    form = f"{key}#{plural_category(lang, n)}"
+    return t(lang if lang in CATALOGS else "en", form if form in catalog else f"{key}#other", n=n, **values)
 
 
 EN: dict[str, str] = {
@@ -46,8 +58,9 @@ EN: dict[str, str] = {
     "cmd.digest": "The digest of the last 24 hours, now",
     "cmd.latest": "The most recent stories",
     "cmd.story": "One story in full, by its id",
+    "cmd.search": "Search the stories of the last 7 days",
     "cmd.trending": "Entities trending over the last 24 hours",
-    "cmd.language": "Choose the language: en or fr",
+    "cmd.language": "Choose the language: en, fr, de, es, ar",
     "cmd.schedule": "Digest times and time zone",
     "cmd.mute": "Pause alerts and digests (8h, 2d, off)",
     "cmd.sources": "Operators: the state of each source",
@@ -64,8 +77,12 @@ EN: dict[str, str] = {
     "• <code>lang:fr,en</code> story languages · <code>tag:agency</code> source tags · "
     "<code>min:2</code> least importance\n"
     "• <code>alerts</code>: an alert for each new story · <code>at:08:00,18:00</code>: digest times "
-    "(default 08:00)\nExample:\n<code>/subscribe {example}</code>",
+    "(default 08:00, also with alerts; <code>at:none</code>: alerts only)\nExample:\n"
+    "<code>/subscribe {example}</code>",
     "unknown": "Unknown command. See /help.",
+    "hint": "I answer commands. Try <code>/subscribe europol alerts</code> to follow a topic, or "
+    "<code>/search WORDS</code> to find the stories of the last 7 days. /help lists everything.",
+    "button.stale": "This button is out of date: send the command again.",
     "error": "Something went wrong, please try again.",
     "admin_only": "This command is for the operators.",
     "chat_admin_only": "Only this chat's administrators can change its subscriptions and settings.",
@@ -93,7 +110,10 @@ EN: dict[str, str] = {
     "unsub.not_found": "There is no subscription #{id} in this chat. /unsubscribe lists them.",
     "unsub.usage": "Write /unsubscribe, /unsubscribe ID or /unsubscribe all.",
     "settings.title": "<b>Settings</b>",
-    "settings.body": "Language: {language}\nTime zone: {timezone}\nMuted: {muted}\n{subscriptions}",
+    "settings.body": "Language: {language}\nTime zone: {timezone}\n{muted}\n{subscriptions}",
+    "settings.muted_until": "🔕 Muted until {until}",
+    "settings.not_muted": "🔔 Not muted",
+    "settings.no_digest_button": "No digest",
     "settings.subs": "<b>Subscriptions</b>",
     "settings.sub": "#{id} <code>{query}</code>: digests {times} · alerts {alerts}",
     "settings.no_subs": "No subscriptions yet: /subscribe.",
@@ -104,11 +124,16 @@ EN: dict[str, str] = {
     "language.name": "English",
     "language.choose": "Choose the language of this chat:",
     "language.set": "Language: English.",
-    "language.usage": "Write /language en or /language fr.",
+    "language.usage": "Write /language followed by en, fr, de, es or ar.",
     "latest.title": "<b>Latest stories</b>",
     "latest.none": "No stories yet.",
     "story.usage": "Write /story followed by a story id (/latest shows them).",
     "story.unknown": "There is no story “{id}”. /latest shows recent ones with their ids.",
+    "search.usage": "Write the words to look for after /search, e.g. <code>/search europol ransomware</code>.",
+    "search.title": "<b>Stories of the last 7 days matching “{query}”</b>",
+    "search.none": "No story of the last 7 days matches “{query}”.",
+    "digest.title": "Your {time} digest",
+    "digest.title_filter": "Your {time} digest: {filter}",
     "trending.title": "<b>Trending over the last 24 hours</b>",
     "trending.line": "{n}. <b>{name}</b>: {count} mentions ({previous} the day before)",
     "trending.none": "Nothing is trending right now.",
@@ -129,7 +154,8 @@ EN: dict[str, str] = {
     "status.no_deliveries": "none yet",
     "status.delivery": "{time} · chat {chat} · {kind}",
     "broadcast.usage": "Write the message after /broadcast.",
-    "broadcast.queued": "📣 Broadcast queued for {n} chats.",
+    "broadcast.queued#one": "📣 Broadcast queued for {n} chat.",
+    "broadcast.queued#other": "📣 Broadcast queued for {n} chats.",
 }
 
 FR: dict[str, str] = {
@@ -141,8 +167,9 @@ FR: dict[str, str] = {
     "cmd.digest": "La synthèse des dernières 24 heures, maintenant",
     "cmd.latest": "Les sujets les plus récents",
     "cmd.story": "Un sujet en entier, par son identifiant",
+    "cmd.search": "Chercher dans les sujets des 7 derniers jours",
     "cmd.trending": "Les entités en hausse sur 24 heures",
-    "cmd.language": "Choisir la langue : en ou fr",
+    "cmd.language": "Choisir la langue : en, fr, de, es, ar",
     "cmd.schedule": "Heures des synthèses et fuseau horaire",
     "cmd.mute": "Suspendre alertes et synthèses (8h, 2d, off)",
     "cmd.sources": "Opérateurs : l'état de chaque source",
@@ -160,8 +187,12 @@ FR: dict[str, str] = {
     "• <code>lang:fr,en</code> langues du sujet · <code>tag:agency</code> étiquettes des sources · "
     "<code>min:2</code> importance minimale\n"
     "• <code>alerts</code> : une alerte par nouveau sujet · <code>at:08:00,18:00</code> : heures des "
-    "synthèses (08:00 par défaut)\nExemple :\n<code>/subscribe {example}</code>",
+    "synthèses (08:00 par défaut, aussi avec les alertes ; <code>at:none</code> : alertes seules)\n"
+    "Exemple :\n<code>/subscribe {example}</code>",
     "unknown": "Commande inconnue. Voir /help.",
+    "hint": "Je réponds aux commandes. Essayez <code>/subscribe europol alerts</code> pour suivre un sujet, "
+    "ou <code>/search MOTS</code> pour chercher dans les sujets des 7 derniers jours. /help liste tout.",
+    "button.stale": "Ce bouton n'est plus à jour : envoyez de nouveau la commande.",
     "error": "Un problème est survenu, veuillez réessayer.",
     "admin_only": "Cette commande est réservée aux opérateurs.",
     "chat_admin_only": "Seuls les administrateurs de cette discussion peuvent modifier ses abonnements et "
@@ -192,7 +223,10 @@ FR: dict[str, str] = {
     "unsub.not_found": "Il n'y a pas d'abonnement n° {id} dans cette discussion. /unsubscribe les liste.",
     "unsub.usage": "Écrivez /unsubscribe, /unsubscribe ID ou /unsubscribe all.",
     "settings.title": "<b>Réglages</b>",
-    "settings.body": "Langue : {language}\nFuseau horaire : {timezone}\nEn pause : {muted}\n{subscriptions}",
+    "settings.body": "Langue : {language}\nFuseau horaire : {timezone}\n{muted}\n{subscriptions}",
+    "settings.muted_until": "🔕 En pause jusqu'au {until}",
+    "settings.not_muted": "🔔 Pas en pause",
+    "settings.no_digest_button": "Sans synthèse",
     "settings.subs": "<b>Abonnements</b>",
     "settings.sub": "n° {id} <code>{query}</code> : synthèses {times} · alertes {alerts}",
     "settings.no_subs": "Aucun abonnement pour l'instant : /subscribe.",
@@ -203,11 +237,16 @@ FR: dict[str, str] = {
     "language.name": "français",
     "language.choose": "Choisissez la langue de cette discussion :",
     "language.set": "Langue : français.",
-    "language.usage": "Écrivez /language en ou /language fr.",
+    "language.usage": "Écrivez /language suivi de en, fr, de, es ou ar.",
     "latest.title": "<b>Derniers sujets</b>",
     "latest.none": "Aucun sujet pour l'instant.",
     "story.usage": "Écrivez /story suivi de l'identifiant d'un sujet (/latest les affiche).",
     "story.unknown": "Il n'y a pas de sujet « {id} ». /latest affiche les récents avec leur identifiant.",
+    "search.usage": "Écrivez les mots à chercher après /search, p. ex. <code>/search europol rançongiciel</code>.",
+    "search.title": "<b>Sujets des 7 derniers jours pour « {query} »</b>",
+    "search.none": "Aucun sujet des 7 derniers jours ne correspond à « {query} ».",
+    "digest.title": "Votre synthèse de {time}",
+    "digest.title_filter": "Votre synthèse de {time} : {filter}",
     "trending.title": "<b>En hausse sur les dernières 24 heures</b>",
     "trending.line": "{n}. <b>{name}</b> : {count} mentions ({previous} la veille)",
     "trending.none": "Rien n'est en hausse en ce moment.",
@@ -228,7 +267,8 @@ FR: dict[str, str] = {
     "status.no_deliveries": "aucun pour l'instant",
     "status.delivery": "{time} · discussion {chat} · {kind}",
     "broadcast.usage": "Écrivez le message après /broadcast.",
-    "broadcast.queued": "📣 Message programmé pour {n} discussions.",
+    "broadcast.queued#one": "📣 Message programmé pour {n} discussion.",
+    "broadcast.queued#other": "📣 Message programmé pour {n} discussions.",
 }
 
-CATALOGS: dict[str, dict[str, str]] = {"en": EN, "fr": FR}
+CATALOGS: dict[str, dict[str, str]] = {"en": EN, "fr": FR, "de": DE, "es": ES, "ar": AR}

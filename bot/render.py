@@ -11,7 +11,12 @@
    boundary that fits (paragraph > line > sentence > word > character), never inside a tag, a character
    reference or a surrogate pair; tags open at a cut are closed there and reopened in the next piece.
 5. ``render_alert`` is always one message: a header and the story, its summary cut cleanly with "…" (then
-   fewer links, then a shorter headline) when the whole does not fit.
+   fewer links, then a shorter headline) when the whole does not fit; ``render_update`` is the notice of what
+   is new in a story already alerted (only the new sentences and sources), sent as a reply to the alert.
+6. ``render_story_full`` is ``/story``: every summary sentence, every source with its name and link, the
+   languages, entities, first and last seen; split into several messages when needed.
+
+Labels exist in en, fr, de, es and ar; counted words take the language's plural form (``plural_category``).
 
 Telegram counts its 4096 limit on the parsed text; the raw HTML is counted here, which is never less.
 """
@@ -26,6 +31,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from bot.email import entity_label
+from bot.i18n_more import MONTHS, RENDER_LABELS
 from summarizer.digest import Digest, StoryView, TrendingEntity, localize
 from summarizer.gazetteer import base_lang
 
@@ -38,36 +44,44 @@ MAX_TAG = 40  # characters of one hashtag
 LABELS: dict[str, dict[str, str]] = {
     "en": {
         "digest": "Digest",
-        "story": "story",
-        "stories": "stories",
+        "story#one": "{n} story",
+        "story#other": "{n} stories",
         "alert": "🚨 Alert",
-        "update": "🚨 Update",
-        "updated": "updated",
+        "update": "🆕 New in this story",
         "sources": "Sources",
+        "new_sources": "New sources",
         "languages": "Languages",
+        "entities": "Entities",
+        "seen": "First seen {first} · last update {last}",
         "trending": "Trending",
         "empty": "Nothing new in this period.",
-        "more": "+{n} more",
+        "more#one": "+{n} more",
+        "more#other": "+{n} more",
         "colon": ": ",
     },
     "fr": {
         "digest": "Synthèse",
-        "story": "sujet",
-        "stories": "sujets",
+        "story#one": "{n} sujet",
+        "story#other": "{n} sujets",
         "alert": "🚨 Alerte",
-        "update": "🚨 Mise à jour",
-        "updated": "mis à jour",
+        "update": "🆕 Du nouveau sur ce sujet",
         "sources": "Sources",
+        "new_sources": "Nouvelles sources",
         "languages": "Langues",
+        "entities": "Entités",
+        "seen": "Vu pour la première fois le {first} · dernière mise à jour le {last}",
         "trending": "Tendances",
         "empty": "Rien de nouveau sur cette période.",
-        "more": "+{n} autres",
+        "more#one": "+{n} autre",
+        "more#other": "+{n} autres",
         "colon": " : ",
     },
 }
+LABELS.update(RENDER_LABELS)
 _MONTHS = {  # one line per language reads better than twelve
     "en": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(),  # noqa: SIM905
     "fr": "janv. févr. mars avr. mai juin juil. août sept. oct. nov. déc.".split(),  # noqa: SIM905
+    **MONTHS,
 }
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _NOT_WORD = re.compile(r"\W+")
@@ -123,6 +137,25 @@ def _label(code: str, key: str, **values: object) -> str:
     return LABELS[code][key].format(**values)
 
 
+def plural_category(lang: str, n: int) -> str:
+    """The CLDR plural category of ``n`` in ``lang``: "one"/"other" (fr: 0 and 1 are "one"); Arabic also has
+    "zero", "two", "few" (3-10) and "many" (11-99, by the last two digits)."""
+    if lang == "ar":
+        rest = n % 100
+        if n in (0, 1, 2):
+            return ("zero", "one", "two")[n]
+        return "few" if 3 <= rest <= 10 else "many" if 11 <= rest <= 99 else "other"
+    if lang == "fr":
+        return "one" if n in (0, 1) else "other"
+    return "one" if n == 1 else "other"
+
+
+def _counted(code: str, key: str, n: int) -> str:
+    """``key#<category>`` of ``n`` (falling back to ``key#other``), formatted with ``n``."""
+    forms = LABELS[code]
+    return forms.get(f"{key}#{plural_category(code, n)}", forms[f"{key}#other"]).format(n=n)
+
+
 def format_time(moment: datetime, lang: str) -> str:
     """``30 Nov 2026 08:00 UTC`` / ``30 nov. 2026 08:00 UTC`` (a naive time is taken as UTC)."""
     utc = moment.astimezone(UTC) if moment.tzinfo else moment
@@ -130,18 +163,22 @@ def format_time(moment: datetime, lang: str) -> str:
 
 
 def _count(n: int, code: str) -> str:
-    return f"{n} {_label(code, 'story' if n == 1 else 'stories')}"
+    return _counted(code, "story", n)
 
 
 # --- 2. one story -------------------------------------------------------------------------------------------
 
 
-def _headline(story: StoryView, code: str, number: int | None, update: bool) -> str:
+def _headline(story: StoryView, code: str, number: int | None) -> str:
     other = base_lang(story.headline_lang)
     marker = f"[{other}] " if other and other != code else ""
     prefix = f"{number}. " if number is not None else ""
-    line = f"<b>{escape(prefix + marker + story.headline)}</b>"
-    return f"{line} <i>({escape(_label(code, 'updated'))})</i>" if update else line
+    return f"<b>{escape(prefix + marker + story.headline)}</b>"
+
+
+def source_labels(story: StoryView) -> list[str]:
+    """The names of a story's sources, first seen first (what its alert shows)."""
+    return [label for label, _url in _source_links(story)]
 
 
 def _source_links(story: StoryView) -> list[tuple[str, str]]:
@@ -163,7 +200,7 @@ def _meta(story: StoryView, code: str, max_links: int) -> str:
     if links:
         shown = ", ".join(link(url, label) for label, url in links[:max_links])
         rest = len(links) - max_links
-        more = _label(code, "more", n=rest) if rest > 0 else ""
+        more = _counted(code, "more", rest) if rest > 0 else ""
         fields.append(f"{escape(_label(code, 'sources'))}{colon}{shown}{' ' if shown and more else ''}{more}")
     if story.languages:
         fields.append(f"{escape(_label(code, 'languages'))}{colon}{escape(' · '.join(story.languages))}")
@@ -173,12 +210,12 @@ def _meta(story: StoryView, code: str, max_links: int) -> str:
     return " | ".join(fields)
 
 
-def render_story(view: StoryView, lang: str, *, number: int | None = None, update: bool = False) -> str:
-    """One story block: bold headline (numbered, ``[xx]`` when not in the reader's language, "(updated)"),
+def render_story(view: StoryView, lang: str, *, number: int | None = None) -> str:
+    """One story block: bold headline (numbered, ``[xx]`` when not in the reader's language),
     one line per summary sentence, then the sources / languages / entities line."""
     code = _code(lang)
     story = localize(view, base_lang(lang))
-    lines = [_headline(story, code, number, update), *(escape(s.text) for s in story.sentences)]
+    lines = [_headline(story, code, number), *(escape(s.text) for s in story.sentences)]
     meta = _meta(story, code, MAX_LINKS)
     return "\n".join([*lines, meta] if meta else lines)
 
@@ -358,12 +395,12 @@ def _clip(html_text: str, budget: int) -> str:
         return ""
 
 
-def render_alert(view: StoryView, lang: str, *, update: bool = False) -> str:
-    """One message within ``LIMIT``: "🚨 Alert" (or "Update") then the story. When that is too long, the
+def render_alert(view: StoryView, lang: str) -> str:
+    """One message within ``LIMIT``: "🚨 Alert" then the story. When that is too long, the
     summary is cut after its last whole sentence that fits (else at a word) with "…", the sources line keeps
     5, 1 or no links (at most a quarter of the message) and a headline over a quarter of the message is cut."""
     code = _code(lang)
-    top = f"<b>{escape(_label(code, 'update' if update else 'alert'))}</b>"
+    top = f"<b>{escape(_label(code, 'alert'))}</b>"
     full = f"{top}\n{render_story(view, lang)}"
     if utf16_len(full) <= LIMIT:
         return full
@@ -371,8 +408,60 @@ def render_alert(view: StoryView, lang: str, *, update: bool = False) -> str:
     quarter = LIMIT // 4
     metas = [_meta(story, code, links) for links in (MAX_LINKS, 1, 0)]
     meta = next((m for m in metas if utf16_len(m) <= quarter), "")
-    head = _clip(_headline(story, code, None, False), quarter)
+    head = _clip(_headline(story, code, None), quarter)
     fixed = [part for part in (top, head, meta) if part]
     room = LIMIT - sum(utf16_len(part) + 1 for part in fixed)
     body = _clip("\n".join(escape(s.text) for s in story.sentences), room)
     return "\n".join(part for part in (top, head, body, meta) if part)
+
+
+def render_update(
+    view: StoryView, lang: str, new_sources: Sequence[str], new_sentences: Sequence[str]
+) -> str:
+    """One message: "🆕 New in this story", the headline, then only the new summary sentences and the new
+    sources (linked); cut like an alert when too long."""
+    code = _code(lang)
+    story = localize(view, base_lang(lang))
+    links = dict(_source_links(story))
+    top = f"<b>{escape(_label(code, 'update'))}</b>"
+    head = _clip(_headline(story, code, None), LIMIT // 4)
+    colon = _label(code, "colon")
+    sources = ""
+    for linked in (MAX_LINKS, 1, 0) if new_sources else ():  # as many links as fit in a quarter
+        shown = [link(links.get(n), n) if k < linked else "" for k, n in enumerate(new_sources[:MAX_LINKS])]
+        shown = [html or escape(name) for html, name in zip(shown, new_sources, strict=False)]
+        rest = len(new_sources) - len(shown)
+        more = f" {_counted(code, 'more', rest)}" if rest > 0 else ""
+        sources = f"{escape(_label(code, 'new_sources'))}{colon}{', '.join(shown)}{more}"
+        if utf16_len(sources) <= LIMIT // 4:
+            break
+    sources = _clip(sources, LIMIT // 4) if sources else ""
+    room = LIMIT - sum(utf16_len(part) + 1 for part in (top, head, sources) if part)
+    body = _clip("\n".join(escape(s) for s in new_sentences), room) if new_sentences else ""
+    return "\n".join(part for part in (top, head, body, sources) if part)
+
+
+def render_story_full(
+    view: StoryView, lang: str, entity_names: Sequence[str] = (), *, limit: int = LIMIT
+) -> list[str]:
+    """``/story``: the headline, every summary sentence, every source on its own line (name and link), the
+    languages, the entities (``entity_names``, else hashtags), first and last seen; as many messages as needed."""
+    code = _code(lang)
+    story = localize(view, base_lang(lang))
+    colon = _label(code, "colon")
+    blocks = [_headline(story, code, None) + "\n" + "\n".join(escape(s.text) for s in story.sentences)]
+    links = _source_links(story)
+    if links:
+        lines = [f"• {link(url, label)}" for label, url in links]
+        blocks.append(f"<b>{escape(_label(code, 'sources'))}</b> ({len(links)})\n" + "\n".join(lines))
+    facts = []
+    if story.languages:
+        facts.append(f"{escape(_label(code, 'languages'))}{colon}{escape(' · '.join(story.languages))}")
+    names = list(entity_names) or [t for t in map(hashtag, story.entities) if t]
+    if names:
+        facts.append(f"{escape(_label(code, 'entities'))}{colon}{escape(', '.join(names))}")
+    first, last = format_time(story.first_seen, code), format_time(story.last_update, code)
+    facts.append(escape(_label(code, "seen", first=first, last=last)))
+    facts.append(f"<code>{escape(story.story_id)}</code>")
+    blocks.append("\n".join(facts))
+    return pack(blocks, limit)

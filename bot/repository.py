@@ -8,20 +8,22 @@ from the first unsent part of each pending item.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 
-from bot.tables import alerts, bot_state, outbox, subscribers, subscriptions
+from bot.tables import bot_state, outbox, processed_updates, story_alerts, subscribers, subscriptions
 from monitor.store import Store
 
 DEFAULT_LANGUAGE = "en"
 DEFAULT_TIMEZONE = "UTC"
+KEEP_UPDATES = timedelta(days=7)  # Telegram keeps an unconfirmed update 24 hours; its id is kept a week
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class Subscriber:
 class Subscription:
     id: int
     chat_id: int
+    number: int  # what the chat sees: #1, #2... never reused within the chat
     thread_id: int | None
     query: str
     digest_times: tuple[time, ...]
@@ -67,7 +70,7 @@ class NewMessage:
     parts: tuple[str, ...]
     thread_id: int | None = None
     subscription_id: int | None = None
-    edit_of: int | None = None
+    reply_to_item: int | None = None  # an outbox id: this message replies to that item's first message
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +84,7 @@ class OutboxItem:
     parts: tuple[str, ...]
     sent_parts: int
     message_ids: tuple[int, ...]
-    edit_of: int | None
+    reply_to_item: int | None
     status: str  # pending, sent, failed, dropped
     attempts: int
     not_before: datetime
@@ -126,6 +129,7 @@ def _subscription(row: RowMapping) -> Subscription:
     return Subscription(
         id=row["id"],
         chat_id=row["chat_id"],
+        number=row["number"],
         thread_id=row["thread_id"],
         query=row["query"],
         digest_times=parse_times(row["digest_times"]),
@@ -146,7 +150,7 @@ def _item(row: RowMapping) -> OutboxItem:
         parts=tuple(row["parts"]),
         sent_parts=row["sent_parts"],
         message_ids=tuple(row["message_ids"]),
-        edit_of=row["edit_of"],
+        reply_to_item=row["reply_to_item"],
         status=row["status"],
         attempts=row["attempts"],
         not_before=row["not_before"],
@@ -167,9 +171,66 @@ def _insert_ignore(
     return None if row is None else row[0]
 
 
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """A chat's alert of a story: its first outbox item, what the chat was shown, when last notified."""
+
+    outbox_id: int
+    sources: frozenset[str] | None  # None: not known (a record carried over from per-subscription alerts)
+    sentences: frozenset[str] | None
+    notified_at: datetime
+
+
 class BotRepository:
-    def __init__(self, store: Store) -> None:
+    """The bot's data. ``once`` gives a repository bound to one write transaction that also records a Telegram
+    update as handled; every method of that bound repository reads and writes in that transaction."""
+
+    def __init__(self, store: Store, conn: Connection | None = None) -> None:
         self.store = store
+        self._conn = conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        if self._conn is not None:
+            yield self._conn
+        else:
+            with self.store.write_connection() as conn:
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        if self._conn is not None:
+            yield self._conn
+        else:
+            with self.store.engine.connect() as conn:
+                yield conn
+
+    # --- Telegram updates handled once ------------------------------------------------------------------
+
+    @contextmanager
+    def once(self, update_id: int, chat_id: int | None, now: datetime) -> Iterator[BotRepository | None]:
+        """One write transaction that records ``update_id`` as handled: the repository bound to it, or None
+        when the update was handled already (Telegram delivered it again): then nothing is to be done."""
+        values = {"update_id": update_id, "chat_id": chat_id, "handled_at": now}
+        with self._write() as conn:
+            if _insert_ignore(conn, processed_updates, values, ["update_id"]) is None:
+                yield None
+                return
+            if update_id % 100 == 0:  # now and then, forget the updates Telegram can no longer send again
+                conn.execute(
+                    delete(processed_updates).where(processed_updates.c.handled_at < now - KEEP_UPDATES)
+                )
+            yield BotRepository(self.store, conn)
+
+    def mark_handled(self, update_id: int, chat_id: int | None, now: datetime) -> bool:
+        """Record an update that changes nothing (a question) as handled; False when it was already."""
+        with self.once(update_id, chat_id, now) as bound:
+            return bound is not None
+
+    def was_handled(self, update_id: int) -> bool:
+        query = select(processed_updates.c.update_id).where(processed_updates.c.update_id == update_id)
+        with self._read() as conn:
+            return conn.execute(query).first() is not None
 
     # --- subscribers -------------------------------------------------------------------------------------
 
@@ -177,7 +238,7 @@ class BotRepository:
         self, chat_id: int, kind: str, title: str | None, now: datetime, *, language: str = DEFAULT_LANGUAGE
     ) -> Subscriber:
         """The chat's subscriber row, created on first contact; a chat that comes back is active again."""
-        with self.store.write_connection() as conn:
+        with self._write() as conn:
             row = conn.execute(select(subscribers).where(subscribers.c.chat_id == chat_id)).mappings().first()
             if row is None:
                 values = {
@@ -203,7 +264,7 @@ class BotRepository:
             return _subscriber(found)
 
     def subscriber(self, chat_id: int) -> Subscriber | None:
-        with self.store.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(select(subscribers).where(subscribers.c.chat_id == chat_id)).mappings().first()
         return None if row is None else _subscriber(row)
 
@@ -211,7 +272,7 @@ class BotRepository:
         query = select(subscribers).order_by(subscribers.c.chat_id)
         if active_only:
             query = query.where(subscribers.c.active.is_(True))
-        with self.store.engine.connect() as conn:
+        with self._read() as conn:
             return [_subscriber(row) for row in conn.execute(query).mappings()]
 
     def update_subscriber(self, chat_id: int, now: datetime, **values: Any) -> None:
@@ -219,7 +280,7 @@ class BotRepository:
         allowed = {"language", "timezone", "muted_until", "kind", "title"}
         if not values or set(values) - allowed:
             raise ValueError(f"can only update {sorted(allowed)}, not {sorted(set(values) - allowed)}")
-        with self.store.write_connection() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(subscribers).where(subscribers.c.chat_id == chat_id).values(**values, updated_at=now)
             )
@@ -228,7 +289,7 @@ class BotRepository:
         """The chat gets nothing more (it blocked the bot, left, was deleted): its pending messages are dropped.
 
         Returns the number of outbox items dropped."""
-        with self.store.write_connection() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(subscribers)
                 .where(subscribers.c.chat_id == chat_id)
@@ -253,7 +314,7 @@ class BotRepository:
         alerts: bool = False,
         thread_id: int | None = None,
     ) -> Subscription:
-        values = {
+        values: dict[str, Any] = {
             "chat_id": chat_id,
             "thread_id": thread_id,
             "query": query,
@@ -271,10 +332,19 @@ class BotRepository:
             subscriptions.c.digest_times == values["digest_times"],
             subscriptions.c.alerts.is_(alerts),
         )
-        with self.store.write_connection() as conn:
+        with self._write() as conn:
             # the same request again (Telegram re-delivers an update after a crash): one subscription, not two
             row = conn.execute(same).mappings().first()
             if row is None:
+                made = conn.execute(
+                    select(subscribers.c.subscriptions_made).where(subscribers.c.chat_id == chat_id)
+                ).scalar_one()
+                conn.execute(
+                    update(subscribers)
+                    .where(subscribers.c.chat_id == chat_id)
+                    .values(subscriptions_made=made + 1)
+                )
+                values["number"] = made + 1
                 new_id = conn.execute(insert(subscriptions).values(**values)).inserted_primary_key
                 assert new_id is not None
                 row = (
@@ -292,17 +362,18 @@ class BotRepository:
         if active_only:
             active = select(subscribers.c.chat_id).where(subscribers.c.active.is_(True))
             query = query.where(subscriptions.c.chat_id.in_(active))
-        with self.store.engine.connect() as conn:
+        with self._read() as conn:
             return [_subscription(row) for row in conn.execute(query).mappings()]
 
     def update_subscription(self, chat_id: int, subscription_id: int, **values: Any) -> bool:
-        """Set ``query``, ``digest_times`` (a sequence of times), ``alerts`` or ``thread_id``; False if not found."""
+        """Set ``query``, ``digest_times`` (a sequence of times), ``alerts`` or ``thread_id`` of a subscription
+        (by its id); False if the chat has no such subscription."""
         allowed = {"query", "digest_times", "alerts", "thread_id"}
         if not values or set(values) - allowed:
             raise ValueError(f"can only update {sorted(allowed)}, not {sorted(set(values) - allowed)}")
         if "digest_times" in values:
             values["digest_times"] = format_times(values["digest_times"])
-        with self.store.write_connection() as conn:
+        with self._write() as conn:
             result = conn.execute(
                 update(subscriptions)
                 .where(subscriptions.c.id == subscription_id, subscriptions.c.chat_id == chat_id)
@@ -310,12 +381,12 @@ class BotRepository:
             )
             return bool(result.rowcount)
 
-    def remove_subscriptions(self, chat_id: int, subscription_id: int | None = None) -> int:
-        """Remove one subscription of the chat (or all of them); the number removed."""
+    def remove_subscriptions(self, chat_id: int, number: int | None = None) -> int:
+        """Remove the chat's subscription #``number`` (or all of them); how many were removed."""
         query = delete(subscriptions).where(subscriptions.c.chat_id == chat_id)
-        if subscription_id is not None:
-            query = query.where(subscriptions.c.id == subscription_id)
-        with self.store.write_connection() as conn:
+        if number is not None:
+            query = query.where(subscriptions.c.number == number)
+        with self._write() as conn:
             return int(conn.execute(query).rowcount)
 
     # --- outbox -----------------------------------------------------------------------------------------
@@ -331,7 +402,7 @@ class BotRepository:
             "parts": list(message.parts),
             "sent_parts": 0,
             "message_ids": [],
-            "edit_of": message.edit_of,
+            "reply_to_item": message.reply_to_item,
             "status": "pending",
             "attempts": 0,
             "not_before": now,
@@ -352,14 +423,14 @@ class BotRepository:
 
     def enqueue(self, messages: Sequence[NewMessage], now: datetime) -> list[int]:
         """Record messages; one already recorded for its (chat, item key) is skipped. The ids of the new ones."""
-        with self.store.write_connection() as conn:
+        with self._write() as conn:
             return [i for m in messages if (i := self._enqueue(conn, m, now)) is not None]
 
     def enqueue_digest(
         self, subscription_id: int, until: datetime, message: NewMessage | None, now: datetime
     ) -> int | None:
         """Record a subscription's digest and move its window to ``until``, in one transaction."""
-        with self.store.write_connection() as conn:
+        with self._write() as conn:
             new_id = self._enqueue(conn, message, now) if message else None
             conn.execute(
                 update(subscriptions)
@@ -368,33 +439,59 @@ class BotRepository:
             )
             return new_id
 
-    def enqueue_alert(self, message: NewMessage, story_id: str, version: int, now: datetime) -> int | None:
-        """Record an alert (or an update of one) and the story version it shows, in one transaction."""
-        assert message.subscription_id is not None
-        with self.store.write_connection() as conn:
+    def enqueue_alert(
+        self,
+        message: NewMessage,
+        story_id: str,
+        sources: Sequence[str],
+        sentences: Sequence[str],
+        now: datetime,
+        *,
+        record: AlertRecord | None = None,
+    ) -> int | None:
+        """Record a chat's alert of a story (``record`` None) or an update of it, and what the chat has now been
+        shown of the story, in one transaction; the outbox id, None when that message was recorded before."""
+        shown = {"sources": sorted(sources), "sentences": sorted(sentences)}
+        where = (story_alerts.c.chat_id == message.chat_id, story_alerts.c.story_id == story_id)
+        with self._write() as conn:
             new_id = self._enqueue(conn, message, now)
             if new_id is None:
                 return None
-            record = {"subscription_id": message.subscription_id, "story_id": story_id}
-            if message.edit_of is None:
-                conn.execute(
-                    insert(alerts).values(**record, outbox_id=new_id, version=version, updated_at=now)
-                )
+            if record is None:
+                row = {"chat_id": message.chat_id, "story_id": story_id, "outbox_id": new_id}
+                conn.execute(insert(story_alerts).values(**row, shown=shown, notified_at=now))
             else:
-                conn.execute(
-                    update(alerts)
-                    .where(alerts.c.subscription_id == message.subscription_id, alerts.c.story_id == story_id)
-                    .values(version=version, updated_at=now)
-                )
+                conn.execute(update(story_alerts).where(*where).values(shown=shown, notified_at=now))
             return new_id
 
-    def alert_records(self, subscription_id: int) -> dict[str, tuple[int, int]]:
-        """story id -> (outbox id of the first alert, version last shown), for one subscription."""
-        query = select(alerts.c.story_id, alerts.c.outbox_id, alerts.c.version).where(
-            alerts.c.subscription_id == subscription_id
-        )
-        with self.store.engine.connect() as conn:
-            return {story: (oid, version) for story, oid, version in conn.execute(query).all()}
+    def remember_shown(
+        self, chat_id: int, story_id: str, sources: Sequence[str], sentences: Sequence[str]
+    ) -> None:
+        """What a carried-over alert record shows, taken as the story is now (nothing is sent)."""
+        shown = {"sources": sorted(sources), "sentences": sorted(sentences)}
+        with self._write() as conn:
+            conn.execute(
+                update(story_alerts)
+                .where(story_alerts.c.chat_id == chat_id, story_alerts.c.story_id == story_id)
+                .values(shown=shown)
+            )
+
+    def alert_records(self, story_ids: Sequence[str]) -> dict[tuple[int, str], AlertRecord]:
+        """(chat id, story id) -> the chat's alert record, for the given stories."""
+        found: dict[tuple[int, str], AlertRecord] = {}
+        ids = list(dict.fromkeys(story_ids))
+        with self._read() as conn:
+            for start in range(0, len(ids), 500):
+                query = select(story_alerts).where(story_alerts.c.story_id.in_(ids[start : start + 500]))
+                for row in conn.execute(query).mappings():
+                    shown = row["shown"]
+                    found[row["chat_id"], row["story_id"]] = AlertRecord(
+                        row["outbox_id"],
+                        frozenset(shown["sources"]) if shown else None,
+                        frozenset(shown["sentences"]) if shown else None,
+                        row["notified_at"],
+                    )
+        return found
 
     def due(self, now: datetime, limit: int = 500) -> list[OutboxItem]:
         """Pending items whose time has come, oldest first (per chat, items go out in id order)."""
@@ -404,24 +501,24 @@ class BotRepository:
             .order_by(outbox.c.id)
             .limit(limit)
         )
-        with self.store.engine.connect() as conn:
+        with self._read() as conn:
             return [_item(row) for row in conn.execute(query).mappings()]
 
     def next_due(self) -> datetime | None:
         query = select(func.min(outbox.c.not_before)).where(outbox.c.status == "pending")
-        with self.store.engine.connect() as conn:
+        with self._read() as conn:
             found: datetime | None = conn.execute(query).scalar_one_or_none()
         return found
 
     def item(self, item_id: int) -> OutboxItem | None:
-        with self.store.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(select(outbox).where(outbox.c.id == item_id)).mappings().first()
         return None if row is None else _item(row)
 
     def mark_part_sent(self, item: OutboxItem, part: int, message_id: int, now: datetime) -> None:
         """Part ``part`` of ``item`` was accepted by Telegram as ``message_id`` (the last part: item sent)."""
         done = part + 1 >= len(item.parts)
-        with self.store.write_connection() as conn:
+        with self._write() as conn:
             current = conn.execute(select(outbox.c.message_ids).where(outbox.c.id == item.id)).scalar_one()
             ids = [*current, message_id]
             conn.execute(
@@ -441,12 +538,12 @@ class BotRepository:
         values: dict[str, Any] = {"not_before": not_before, "last_error": error[:500]}
         if count:
             values["attempts"] = outbox.c.attempts + 1
-        with self.store.write_connection() as conn:
+        with self._write() as conn:
             conn.execute(update(outbox).where(outbox.c.id == item_id).values(**values))
 
     def fail(self, item_id: int, error: str) -> None:
         """A permanent failure (Telegram refused the message itself): kept for the operator, not retried."""
-        with self.store.write_connection() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(outbox)
                 .where(outbox.c.id == item_id)
@@ -455,7 +552,7 @@ class BotRepository:
 
     def outbox_counts(self) -> dict[str, int]:
         query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
-        with self.store.engine.connect() as conn:
+        with self._read() as conn:
             return {status: int(n) for status, n in conn.execute(query).all()}
 
     def recent(self, limit: int = 10, *, status: str = "sent") -> list[OutboxItem]:
@@ -463,19 +560,19 @@ class BotRepository:
         query = (
             select(outbox).where(outbox.c.status == status).order_by(order, outbox.c.id.desc()).limit(limit)
         )
-        with self.store.engine.connect() as conn:
+        with self._read() as conn:
             return [_item(row) for row in conn.execute(query).mappings()]
 
     # --- named state ------------------------------------------------------------------------------------
 
     def state(self, name: str) -> Any:
-        with self.store.engine.connect() as conn:
+        with self._read() as conn:
             return conn.execute(
                 select(bot_state.c.value).where(bot_state.c.name == name)
             ).scalar_one_or_none()
 
     def set_state(self, name: str, value: Any, now: datetime) -> None:
-        with self.store.write_connection() as conn:
+        with self._write() as conn:
             if not _insert_ignore(
                 conn, bot_state, {"name": name, "value": value, "updated_at": now}, ["name"]
             ):

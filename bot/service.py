@@ -21,7 +21,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from telegram import Bot
 from telegram.ext import Application
@@ -158,7 +158,15 @@ def build_service(
 ) -> BotService:
     """Wire the bot's parts on one store; ``bot`` replaces the application's Bot for delivery (benchmarks)."""
     repo, nlp = BotRepository(store), NlpRepository(store)
-    planner = Planner(repo, nlp, digest_limit=settings.digest_limit, clock=clock)
+    gazetteer = gazetteer or load_gazetteer()
+    planner = Planner(
+        repo,
+        nlp,
+        digest_limit=settings.digest_limit,
+        clock=clock,
+        update_interval=timedelta(seconds=settings.alert_update_min_interval_s),
+        gazetteer=gazetteer,
+    )
     cfg = settings.email_config()
     email = DailyEmail(store, cfg, email_digest(nlp), clock) if cfg else None
     service = BotService(settings, store, repo, nlp, planner, None, None, email, clock)
@@ -172,7 +180,7 @@ def build_service(
             admin_ids=settings.admins,
             wake=service.wake,
             clock=clock,
-            gazetteer=gazetteer or load_gazetteer(),
+            gazetteer=gazetteer,
             default_language=settings.default_language,
         )
         service.app = build_application(token, settings.telegram_api_url, deps)

@@ -56,9 +56,14 @@ class BotSettings(BaseModel, frozen=True, extra="forbid"):
     admin_ids: Annotated[str, AfterValidator(_ids)] = opt(
         "", "Telegram user ids of the operators, comma-separated"
     )
-    default_language: Literal["en", "fr"] = opt("en", "language of new chats until they choose")
+    default_language: Literal["en", "fr", "de", "es", "ar"] = opt(
+        "en", "language of new chats until they choose"
+    )
     digest_limit: int = opt(60, "most stories in one digest", ge=1, le=500)
     plan_interval_s: float = opt(30.0, "seconds between checks for due digests and new alerts", ge=1, le=3600)
+    alert_update_min_interval_s: float = opt(
+        1800.0, "seconds between two update notices of one story in one chat", ge=0, le=7 * 86400
+    )
     send_global_per_s: float = opt(30.0, "messages per second to Telegram, all chats", ge=0.1, le=1000)
     send_chat_interval_s: float = opt(1.0, "seconds between two messages to one chat", ge=0, le=60)
     send_group_per_min: int = opt(20, "messages per minute to one group or channel", ge=1, le=10000)
@@ -71,7 +76,7 @@ class BotSettings(BaseModel, frozen=True, extra="forbid"):
     email_hour: int = opt(7, "hour of the daily email", ge=0, le=23)
     email_minute: int = opt(0, "minute of the daily email", ge=0, le=59)
     email_timezone: Annotated[str, AfterValidator(_zone)] = opt("UTC", "time zone of the email hour and day")
-    email_language: Literal["en", "fr"] = opt("en", "language of the daily email")
+    email_language: Literal["en", "fr"] = opt("en", "language of the daily email (en or fr)")
     email_unsubscribe_mailto: str | None = opt(None, "List-Unsubscribe mailto: address")
     email_unsubscribe_url: str | None = opt(None, "List-Unsubscribe https URL (one-click)")
     export_dir: Path = opt(Path("exports"), "folder of the daily .eml, .html and .json exports")

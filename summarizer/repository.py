@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import Connection, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 
@@ -239,6 +239,20 @@ class NlpRepository:
             if (target := self.story(story_id)) is not None:
                 found[target.id] = target
         return sorted(found.values(), key=lambda s: (s.last_update, s.id), reverse=True)
+
+    def first_processed(self, story_ids: Sequence[str]) -> dict[str, datetime]:
+        """Story id -> when its first article was processed (the story appeared for a reader)."""
+        found: dict[str, datetime] = {}
+        ids = list(dict.fromkeys(story_ids))
+        with self.store.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                query = (
+                    select(story_articles.c.story_id, func.min(story_articles.c.added_at))
+                    .where(story_articles.c.story_id.in_(ids[start : start + 500]))
+                    .group_by(story_articles.c.story_id)
+                )
+                found.update({story: when for story, when in conn.execute(query).all()})
+        return found
 
     def story(self, story_id: str) -> StoryRow | None:
         """One story by id; a story merged into another gives the one it was merged into."""

@@ -507,6 +507,13 @@ class FakeBotAPI:
         with self._cond:
             return [call for call in self._calls if call.method.lower() == method.lower()]
 
+    def delete_message(self, chat_id: int, message_id: int) -> None:
+        """A user deletes one of the bot's messages in their chat."""
+        with self._cond:
+            self._messages[chat_id] = [
+                m for m in self._messages.get(chat_id, []) if m.message_id != message_id
+            ]
+
     def messages(self, chat_id: int, thread_id: int | None = None) -> list[SentMessage]:
         """The bot's messages in a chat (in a topic when thread_id is given), oldest first, as last edited."""
         with self._cond:

@@ -34,9 +34,11 @@ def add_story(
     importance: float = 1.0,
     headline: str | None = None,
     by_lang: dict[str, dict[str, object]] | None = None,
+    new_from: int = 0,
 ) -> list[str]:
     """Store the articles and the story (processed at ``at``); the stored article ids. Texts must differ between
-    articles of one source (the monitor takes the same text from the same source as the same article)."""
+    articles of one source (the monitor takes the same text from the same source as the same article).
+    ``new_from``: the pieces before it were stored and processed earlier (a story that grows)."""
     ids, results = [], []
     for n, piece in enumerate(pieces):
         item = RawItem(
@@ -51,7 +53,8 @@ def add_story(
         with store.transaction() as tx:
             ingest(tx, [article], piece.source, at)
         ids.append(article.id)
-        results.append(ProcessedArticle(article, at, story_id=story_id))
+        if n >= new_from:
+            results.append(ProcessedArticle(article, at, story_id=story_id))
     sentences = [
         {"text": p.text, "article_id": aid, "position": 0, "lang": p.lang}
         for p, aid in zip(pieces, ids, strict=True)

@@ -172,7 +172,7 @@ def test_every_bad_value_is_reported_at_once(tmp_path: Path) -> None:
         "unknown_thing = 1\n"
         "[bot]\n"
         'email_timezone = "Mars/Base"\n'
-        'default_language = "de"\n'
+        'default_language = "pt"\n'
         "[service]\n"
         "metrics_port = -1\n",
     )
@@ -186,8 +186,8 @@ def test_every_bad_value_is_reported_at_once(tmp_path: Path) -> None:
         f"{path}:4: [monitor] unknown key 'unknown_thing' (fix: veille.example.toml lists every key)",
         f"{path}:6: [bot] email_timezone = 'Mars/Base': unknown time zone 'Mars/Base' "
         "(fix: an IANA name such as Europe/Paris or UTC (email_timezone: time zone of the email hour and day))",
-        f"{path}:7: [bot] default_language = 'de': Input should be 'en' or 'fr' "
-        "(fix: set default_language to one of en, fr (language of new chats until they choose))",
+        f"{path}:7: [bot] default_language = 'pt': Input should be 'en', 'fr', 'de', 'es' or 'ar' "
+        "(fix: set default_language to one of en, fr, de, es, ar (language of new chats until they choose))",
         f"{path}:9: [service] metrics_port = -1: Input should be greater than or equal to 0 "
         "(fix: set metrics_port to a whole number between 0 and 65535 "
         "(port of the /healthz and /metrics endpoint (0: off)))",

@@ -105,36 +105,28 @@ async def test_a_refused_message_fails_alone(repo: BotRepository, bot: Bot, fake
     assert (counts.failed, counts.items) == (1, 1)
 
 
-async def test_an_update_edits_the_alert_or_replies_to_it(
+async def test_an_update_replies_to_the_alert(
     repo: BotRepository, bot: Bot, fake_bot_api: FakeBotAPI
 ) -> None:
     api = fake_bot_api
     subscribe(repo, api, 31)
-    [alert] = repo.enqueue(
-        [NewMessage(31, "alert:1:s1", "alert", ("🚨 <b>Europol</b> 2 sources",), thread_id=None)], now()
-    )
+    [alert] = repo.enqueue([NewMessage(31, "alert:s1", "alert", ("🚨 <b>Europol</b> 2 sources",))], now())
     repo.enqueue(
-        [NewMessage(31, "update:1:s1:3", "update", ("🚨 <b>Europol</b> 3 sources",), edit_of=alert)], now()
+        [NewMessage(31, "update:s1:a", "update", ("🆕 <b>Europol</b> afp",), reply_to_item=alert)], now()
     )
     d = deliverer(repo, bot)
     await drain_all(d, repo)
-    [message] = api.messages(31)
-    assert message.text == "🚨 <b>Europol</b> 3 sources" and message.edited  # edited in place, not re-posted
-    # the same text again: Telegram says "not modified", which is fine
-    repo.enqueue(
-        [NewMessage(31, "update:1:s1:3b", "update", ("🚨 <b>Europol</b> 3 sources",), edit_of=alert)], now()
-    )
-    await drain_all(d, repo)
-    assert len(api.messages(31)) == 1
-    # the alert message can no longer be edited: the update replies to it
-    api.fail("editMessageText", 400, description="Bad Request: message can't be edited")
-    repo.enqueue(
-        [NewMessage(31, "update:1:s1:4", "update", ("🚨 <b>Europol</b> 4 sources",), edit_of=alert)], now()
-    )
-    await drain_all(d, repo)
     first, reply = api.messages(31)
-    assert reply.text.endswith("4 sources") and reply.reply_to == first.message_id
-    assert repo.outbox_counts() == {"sent": 4}
+    assert first.text.endswith("2 sources") and not first.edited  # the alert stays as it was
+    assert reply.text.endswith("afp") and reply.reply_to == first.message_id  # a reply: Telegram notifies it
+    # the alert was deleted in the chat: the update still goes, as a plain message
+    api.delete_message(31, first.message_id)
+    repo.enqueue(
+        [NewMessage(31, "update:s1:b", "update", ("🆕 <b>Europol</b> dpa",), reply_to_item=alert)], now()
+    )
+    await drain_all(d, repo)
+    assert api.messages(31)[-1].text.endswith("dpa")
+    assert repo.outbox_counts() == {"sent": 3}
 
 
 async def test_forum_topic_target(repo: BotRepository, bot: Bot, fake_bot_api: FakeBotAPI) -> None:

@@ -12,6 +12,7 @@ import pytest
 from bot.planner import Planner, latest_slot
 from bot.repository import BotRepository
 from monitor.store import Store
+from summarizer.gazetteer import default_gazetteer
 from summarizer.repository import NlpRepository
 from tests.bot.stories import Piece, add_story
 from tests.telegram_html import check_html
@@ -52,7 +53,7 @@ def store(database_url: str) -> Iterator[Store]:
     s.close()
 
 
-def europol_story(store: Store, story_id: str, at: datetime, extra: int = 0) -> None:
+def europol_story(store: Store, story_id: str, at: datetime, extra: int = 0, new_from: int = 0) -> None:
     pieces = [
         Piece(
             "europol",
@@ -71,7 +72,7 @@ def europol_story(store: Store, story_id: str, at: datetime, extra: int = 0) -> 
         Piece(f"wire{n}", "ar", f"يوروبول وداعش {story_id} {n}", f"أعلنت يوروبول عن عملية ضد داعش {n}.")
         for n in range(extra)
     ]
-    add_story(store, story_id, pieces, at=at, entities=["europol", "isis"], importance=3.0)
+    add_story(store, story_id, pieces, at=at, entities=["europol", "isis"], importance=3.0, new_from=new_from)
 
 
 def test_digests_by_slot_window_and_language(store: Store) -> None:
@@ -114,23 +115,30 @@ def test_muted_chat_gets_no_digest_and_no_backlog(store: Store) -> None:
     assert repo.outbox_counts() == {}
 
 
-def test_alerts_once_per_story_then_updates_edit_it(store: Store) -> None:
+def test_one_alert_per_chat_and_story_then_one_update_reply_per_interval(store: Store) -> None:
     repo = BotRepository(store)
-    planner = Planner(repo, NlpRepository(store))
+    planner = Planner(repo, NlpRepository(store), update_interval=timedelta(minutes=30))
     repo.ensure_subscriber(1, "private", None, T0)
-    sub = repo.add_subscription(1, "entity:europol entity:isis", T0, alerts=True)
+    repo.add_subscription(1, "entity:europol", T0, alerts=True)  # two subscriptions the story matches:
+    repo.add_subscription(1, "entity:isis", T0, alerts=True, digest_times=[time(8)])  # still one alert
     repo.ensure_subscriber(2, "private", None, T0)
     repo.add_subscription(2, "-europol", T0, alerts=True)  # excludes the story
     europol_story(store, "s1", T0 + timedelta(minutes=5))
     assert planner.plan_alerts(T0 + timedelta(minutes=10)) == 1
     assert planner.plan_alerts(T0 + timedelta(minutes=11)) == 0  # nothing new
-    europol_story(store, "s1", T0 + timedelta(minutes=20), extra=2)  # the story grows: 4 articles
-    assert planner.plan_alerts(T0 + timedelta(minutes=25)) == 1
-    alert, update = repo.due(T0 + timedelta(hours=1))
-    assert alert.item_key == f"alert:{sub.id}:s1" and alert.kind == "alert"
-    assert update.kind == "update" and update.edit_of == alert.id and update.item_key.endswith(":4")
+    [alert] = repo.due(T0 + timedelta(hours=1))
+    assert (alert.chat_id, alert.item_key, alert.kind) == (1, "alert:s1", "alert")
+
+    europol_story(store, "s1", T0 + timedelta(minutes=20), extra=2, new_from=2)  # two new sources
+    assert planner.plan_alerts(T0 + timedelta(minutes=25)) == 0  # 20 minutes after the alert: held back
+    assert planner.plan_alerts(T0 + timedelta(minutes=41)) == 1  # the interval has passed: one notice
+    assert planner.plan_alerts(T0 + timedelta(minutes=45)) == 0
+    _, update = repo.due(T0 + timedelta(hours=1))
+    assert (update.chat_id, update.kind, update.reply_to_item) == (1, "update", alert.id)
+    text = check_html(update.parts[0])
+    assert text.startswith("🆕 New in this story") and "New sources: wire0, wire1" in text
+    assert "Europol coordinated referral day" not in text  # only what is new
     check_html(alert.parts[0])
-    check_html(update.parts[0])
 
 
 def test_alerts_survive_a_crash_before_the_watermark(store: Store) -> None:
@@ -144,12 +152,36 @@ def test_alerts_survive_a_crash_before_the_watermark(store: Store) -> None:
     assert repo.outbox_counts() == {"pending": 1}
 
 
-def test_stories_from_before_a_subscription_do_not_alert(store: Store) -> None:
+@pytest.mark.parametrize("others", [False, True], ids=["alone", "with-other-alert-subscriptions"])
+def test_stories_from_before_a_subscription_do_not_alert_it(store: Store, others: bool) -> None:
     repo = BotRepository(store)
+    planner = Planner(repo, NlpRepository(store))
+    if others:  # an older alert subscription elsewhere widens the window the planner reads
+        repo.ensure_subscriber(9, "private", None, T0 - timedelta(days=1))
+        repo.add_subscription(9, "nothing-matches", T0 - timedelta(days=1), alerts=True)
+        planner.plan_alerts(T0 - timedelta(hours=4))
     europol_story(store, "old", T0 - timedelta(hours=3))
     repo.ensure_subscriber(1, "private", None, T0)
     repo.add_subscription(1, "europol", T0, alerts=True)
-    assert Planner(repo, NlpRepository(store)).plan_alerts(T0 + timedelta(minutes=1)) == 0
+    assert planner.plan_alerts(T0 + timedelta(minutes=1)) == 0
+    europol_story(store, "old", T0 + timedelta(minutes=5), extra=1, new_from=2)  # the old story gets news
+    assert planner.plan_alerts(T0 + timedelta(minutes=10)) == 0  # still a story from before
+    europol_story(store, "new", T0 + timedelta(minutes=15))
+    assert planner.plan_alerts(T0 + timedelta(minutes=20)) == 1
+    assert [i.item_key for i in repo.due(T0 + timedelta(hours=1))] == ["alert:new"]
+
+
+def test_digest_title_is_human(store: Store) -> None:
+    repo = BotRepository(store)
+    planner = Planner(repo, NlpRepository(store), gazetteer=default_gazetteer())
+    repo.ensure_subscriber(1, "private", None, T0, language="fr")
+    repo.update_subscriber(1, T0, timezone="Europe/Paris")
+    repo.add_subscription(1, "entity:isis europol lang:fr,en min:2", T0, digest_times=[time(8)])
+    europol_story(store, "s1", T0 + timedelta(minutes=5))
+    assert planner.plan_digests(T0 + timedelta(hours=1, minutes=1)) == 1
+    [digest] = repo.due(T0 + timedelta(hours=2))
+    first_line = check_html(digest.parts[0]).split("\n")[0]
+    assert first_line == "Votre synthèse de 08:00 : État islamique · europol · fr, en"
 
 
 def test_digest_now_covers_all_the_chats_filters(store: Store) -> None:

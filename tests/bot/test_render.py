@@ -20,9 +20,12 @@ from bot.render import (
     hashtag,
     link,
     pack,
+    plural_category,
     render_alert,
     render_digest,
     render_story,
+    render_story_full,
+    render_update,
     split_html,
     utf16_len,
 )
@@ -198,7 +201,7 @@ def test_hashtag(key: str, expected: str | None) -> None:
         (datetime(2026, 11, 30, 8, 0, tzinfo=UTC), "en", "30 Nov 2026 08:00 UTC"),
         (datetime(2026, 11, 30, 8, 0, tzinfo=UTC), "fr", "30 nov. 2026 08:00 UTC"),
         (datetime(2026, 2, 1, 9, 5, tzinfo=ZoneInfo("Europe/Paris")), "fr-FR", "1 févr. 2026 08:05 UTC"),
-        (datetime(2026, 1, 1, 0, 30, tzinfo=ZoneInfo("Europe/Paris")), "de", "31 Dec 2025 23:30 UTC"),
+        (datetime(2026, 1, 1, 0, 30, tzinfo=ZoneInfo("Europe/Paris")), "pt", "31 Dec 2025 23:30 UTC"),
         (datetime(2026, 8, 3, 17, 45), "en", "3 Aug 2026 17:45 UTC"),
     ],
     ids=["en", "fr", "fr-region-and-zone", "other-language-previous-year", "naive-is-utc"],
@@ -238,9 +241,6 @@ def test_render_story_layout() -> None:
         '<a href="https://fbi.gov/&quot;q&quot;">fbi-press</a> | Languages: en · fr | #europol #jean_dupont'
     )
     assert "javascript" not in render_story(view, "en")
-    assert render_story(view, "en", update=True).startswith(
-        '<b>Europol &amp; FBI &lt;dismantle&gt; "Qakbot" &amp;amp; co</b> <i>(updated)</i>\n'
-    )
 
 
 def test_render_story_caps_links_and_counts_the_rest() -> None:
@@ -276,7 +276,7 @@ FR_VIEW = story(
     ("lang", "first_line", "labels"),
     [
         ("en", "<b>Europol dismantles a network</b>", "Languages: fr"),
-        ("de", "<b>[fr] Europol démantèle un réseau</b>", "Languages: fr"),
+        ("pt", "<b>[fr] Europol démantèle un réseau</b>", "Languages: fr"),
         ("fr", "<b>Europol démantèle un réseau</b>", "Langues : fr"),
         ("fr-CA", "<b>Europol démantèle un réseau</b>", "Langues : fr"),
         ("EN", "<b>Europol dismantles a network</b>", "Languages: fr"),
@@ -397,15 +397,22 @@ def test_digest_header_and_title() -> None:
     [
         ("en", "Nothing new in this period."),
         ("fr", "Rien de nouveau sur cette période."),
-        ("ar", "Nothing new"),
+        ("de", "Nichts Neues"),
+        ("pt", "Nothing new"),
     ],
-    ids=["en", "fr", "fallback-en"],
+    ids=["en", "fr", "de", "fallback-en"],
 )
 def test_empty_digest_is_one_message(lang: str, expected: str) -> None:
     messages = render_digest(Digest(SINCE, UNTIL, StoryFilter(), ()), lang)
     assert len(messages) == 1
     assert expected in checked(messages[0])
-    assert ("0 sujets" if lang == "fr" else "0 stories") in messages[0]
+    counted = {
+        "en": "0 stories",
+        "fr": "0 sujet ",
+        "de": "0 Themen",
+        "pt": "0 stories",
+    }  # French: 0 is singular
+    assert counted[lang] in messages[0]
 
 
 def test_pack_keeps_order_and_never_emits_empty_messages() -> None:
@@ -426,18 +433,9 @@ def huge_story() -> StoryView:
     )
 
 
-@pytest.mark.parametrize(
-    ("lang", "update", "top"),
-    [
-        ("en", False, "🚨 Alert"),
-        ("en", True, "🚨 Update"),
-        ("fr", False, "🚨 Alerte"),
-        ("fr", True, "🚨 Mise à jour"),
-    ],
-    ids=["en-alert", "en-update", "fr-alert", "fr-update"],
-)
-def test_alert_of_a_huge_story_fits(lang: str, update: bool, top: str) -> None:
-    text = render_alert(huge_story(), lang, update=update)
+@pytest.mark.parametrize(("lang", "top"), [("en", "🚨 Alert"), ("fr", "🚨 Alerte")], ids=["en", "fr"])
+def test_alert_of_a_huge_story_fits(lang: str, top: str) -> None:
+    text = render_alert(huge_story(), lang)
     plain = checked(text)
     marker = "[en] " if lang == "fr" else ""
     assert text.startswith(f"<b>{top}</b>\n<b>{marker}Huge headline &amp; ")
@@ -461,10 +459,59 @@ def test_alert_cuts_one_long_sentence_at_a_word() -> None:
 def test_small_alert_is_the_whole_story() -> None:
     view = story("s", "Small & fine", ("One.", "Two."))
     assert render_alert(view, "en") == "<b>🚨 Alert</b>\n" + render_story(view, "en")
-    assert render_alert(view, "en", update=True) != render_alert(view, "en")
-    assert render_alert(view, "fr", update=True).startswith(
-        "<b>🚨 Mise à jour</b>\n<b>[en] Small &amp; fine</b>"
-    )
+
+
+def test_an_update_carries_only_what_is_new() -> None:
+    sources = (("europol", "https://europol.example/1"), ("lemonde", "https://lemonde.example/2"))
+    view = story("s", "Small & fine", ("Old fact.", "New fact."), sources=sources)
+    text = render_update(view, "fr", ["lemonde"], ["New fact."])
+    assert checked(text).split("\n") == [
+        "🆕 Du nouveau sur ce sujet",
+        "[en] Small & fine",
+        "New fact.",
+        "Nouvelles sources : lemonde",
+    ]
+    assert '<a href="https://lemonde.example/2">lemonde</a>' in text and "Old fact" not in text
+    huge = huge_story()
+    big = render_update(huge, "en", [s for s, _ in huge.sources_list], [s.text for s in huge.sentences])
+    assert utf16_len(big) <= LIMIT and "+35 more" in checked(big)
+
+
+@pytest.mark.parametrize(
+    ("lang", "n", "expected"),
+    [
+        ("fr", 1, "+1 autre"),
+        ("fr", 2, "+2 autres"),
+        ("en", 1, "+1 more"),
+        ("de", 3, "+3 weitere"),
+        ("ar", 2, None),
+        ("ar", 11, None),
+    ],
+)
+def test_counted_words_take_the_plural_of_the_language(lang: str, n: int, expected: str | None) -> None:
+    sources = tuple((f"source-{k}", f"https://example.org/{k}") for k in range(5 + n))
+    text = checked(render_story(story("s", "Many", sources=sources), lang))
+    if expected is not None:
+        assert expected in text.split(" | ")[0]
+    assert f"+{n}" in text  # Arabic: the count is in its own form (two, few, many...)
+
+
+def test_plural_categories() -> None:
+    assert [plural_category("ar", n) for n in (0, 1, 2, 3, 10, 11, 99, 100, 102, 111)] == [
+        "zero", "one", "two", "few", "few", "many", "many", "other", "other", "many"
+    ]  # fmt: skip
+    assert [plural_category("fr", n) for n in (0, 1, 2)] == ["one", "one", "other"]
+    assert [plural_category("en", n) for n in (0, 1, 2)] == ["other", "one", "other"]
+
+
+def test_story_in_full_splits_and_keeps_every_sentence_and_source() -> None:
+    huge = huge_story()
+    parts = render_story_full(huge, "en", ["Europol", "Jean Dupont"])
+    assert len(parts) > 1 and all(utf16_len(p) <= LIMIT for p in parts)
+    plain = "\n".join(checked(p) for p in parts)
+    assert all(s.text in plain for s in huge.sentences)
+    assert all(f"• source-{k}" in plain for k in range(40)) and "Sources (40)" in plain
+    assert "Entities: Europol, Jean Dupont" in plain and "First seen " in plain and "last update" in plain
 
 
 # --- the splitter -------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from bot.repository import BotRepository, NewMessage, format_times, parse_times
+from bot.repository import AlertRecord, BotRepository, NewMessage, format_times, parse_times
 from monitor.store import Store
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -101,13 +101,54 @@ def test_digest_window_moves_with_the_record(repo: BotRepository) -> None:
 def test_alert_records_and_updates(repo: BotRepository) -> None:
     repo.ensure_subscriber(5, "private", None, T0)
     sub = repo.add_subscription(5, "europol", T0, alerts=True)
-    alert = NewMessage(5, f"alert:{sub.id}:s1", "alert", ("a",), subscription_id=sub.id)
-    first = repo.enqueue_alert(alert, "s1", 2, T0)
-    assert first is not None and repo.alert_records(sub.id) == {"s1": (first, 2)}
-    update = NewMessage(5, f"update:{sub.id}:s1:3", "update", ("b",), subscription_id=sub.id, edit_of=first)
-    assert repo.enqueue_alert(update, "s1", 3, T0) is not None
-    assert repo.enqueue_alert(update, "s1", 3, T0) is None
-    assert repo.alert_records(sub.id) == {"s1": (first, 3)}
+    alert = NewMessage(5, "alert:s1", "alert", ("a",), subscription_id=sub.id)
+    first = repo.enqueue_alert(alert, "s1", ["europol"], ["One."], T0)
+    assert first is not None
+    [(key, record)] = repo.alert_records(["s1", "s2"]).items()
+    assert key == (5, "s1") and record == AlertRecord(first, frozenset({"europol"}), frozenset({"One."}), T0)
+    assert repo.enqueue_alert(alert, "s1", ["europol"], ["One."], T0) is None  # recorded once
+    later = T0 + timedelta(hours=1)
+    update = NewMessage(5, "update:s1:x", "update", ("b",), subscription_id=sub.id, reply_to_item=first)
+    assert (
+        repo.enqueue_alert(update, "s1", ["europol", "afp"], ["One.", "Two."], later, record=record)
+        is not None
+    )
+    assert (
+        repo.enqueue_alert(update, "s1", ["europol", "afp"], ["One.", "Two."], later, record=record) is None
+    )
+    [after] = repo.alert_records(["s1"]).values()
+    assert after == AlertRecord(first, frozenset({"europol", "afp"}), frozenset({"One.", "Two."}), later)
+
+
+def test_subscription_numbers_are_per_chat_and_never_reused(repo: BotRepository) -> None:
+    for chat in (5, 6):
+        repo.ensure_subscriber(chat, "private", None, T0)
+    one = repo.add_subscription(5, "europol", T0)
+    two = repo.add_subscription(5, "interpol", T0)
+    assert (one.number, two.number) == (1, 2)
+    assert repo.add_subscription(6, "europol", T0).number == 1  # another chat counts its own
+    assert repo.remove_subscriptions(5, 2) == 1
+    assert repo.add_subscription(5, "ransomware", T0).number == 3  # not 2 again
+    assert repo.remove_subscriptions(5) == 2
+    assert repo.add_subscription(5, "europol", T0).number == 4
+
+
+def test_an_update_is_handled_once(repo: BotRepository) -> None:
+    repo.ensure_subscriber(5, "private", None, T0)
+    with repo.once(100, 5, T0) as bound:
+        assert bound is not None
+        bound.add_subscription(5, "europol", T0)
+    with repo.once(100, 5, T0) as bound:
+        assert bound is None  # delivered again: nothing to do
+    assert repo.was_handled(100) and not repo.was_handled(101)
+    with pytest.raises(RuntimeError), repo.once(101, 5, T0) as bound:
+        assert bound is not None
+        bound.add_subscription(5, "interpol", T0)
+        raise RuntimeError("crash before the commit")
+    assert not repo.was_handled(101) and [s.query for s in repo.subscriptions(5)] == [
+        "europol"
+    ]  # rolled back
+    assert repo.mark_handled(101, 5, T0) and not repo.mark_handled(101, 5, T0)
 
 
 def test_named_state(repo: BotRepository) -> None:

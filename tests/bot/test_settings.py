@@ -44,7 +44,7 @@ def test_email_config_from_settings() -> None:
             {"VEILLE_SEND_GLOBAL_PER_S": "0"}, "greater than or equal", "between 0.1 and 1000", id="bounds"
         ),
         pytest.param(
-            {"VEILLE_DEFAULT_LANGUAGE": "de"}, "'en' or 'fr'", "VEILLE_DEFAULT_LANGUAGE", id="language"
+            {"VEILLE_DEFAULT_LANGUAGE": "pt"}, "'es' or 'ar'", "VEILLE_DEFAULT_LANGUAGE", id="language"
         ),
     ],
 )

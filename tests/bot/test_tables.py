@@ -24,4 +24,12 @@ def test_migrations_create_exactly_the_bot_tables(store: Store) -> None:
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
         names = set(metadata.tables)
-    assert {"subscribers", "subscriptions", "outbox", "alerts", "email_exports", "bot_state"} <= names
+    assert {
+        "subscribers",
+        "subscriptions",
+        "outbox",
+        "story_alerts",
+        "processed_updates",
+        "email_exports",
+        "bot_state",
+    } <= names

@@ -1,0 +1,433 @@
+"""The bot's texts in German, Spanish and Arabic: ``bot.i18n.EN`` translated, key for key.
+
+``DE``, ``ES`` and ``AR`` have exactly the keys of ``EN``, in its order, and the same ``{placeholders}`` in each
+text; Telegram HTML, commands, filter syntax and code examples are kept as they are. A key ending in ``#one`` /
+``#other`` is a plural form chosen by count; Arabic also has ``#zero``, ``#two``, ``#few`` and ``#many`` (the CLDR
+categories: 0, 1, 2, n % 100 in 3..10, n % 100 in 11..99, the rest). The Arabic texts are plain right-to-left
+text without direction marks: a line starts with an Arabic word where it can, so Telegram lays it out right to left.
+``RENDER_LABELS`` translates ``bot.render.LABELS["en"]`` and ``MONTHS`` holds the month names of dates
+(abbreviated in German and Spanish, full in Arabic), for the same three languages.
+"""
+
+from __future__ import annotations
+
+DE: dict[str, str] = {
+    "cmd.start": "Start: diesen Chat registrieren",
+    "cmd.help": "Die Befehle und die Filtersyntax",
+    "cmd.subscribe": "Themen folgen, die zu einem Filter passen",
+    "cmd.unsubscribe": "Ein Abonnement entfernen (oder alle)",
+    "cmd.settings": "Sprache, Alarme, Zeiten der Zusammenfassungen, Stummschaltung",
+    "cmd.digest": "Die Zusammenfassung der letzten 24 Stunden, jetzt",
+    "cmd.latest": "Die neuesten Themen",
+    "cmd.story": "Ein Thema vollständig, nach seiner ID",
+    "cmd.search": "Die Themen der letzten 7 Tage durchsuchen",
+    "cmd.trending": "Entitäten im Trend der letzten 24 Stunden",
+    "cmd.language": "Sprache wählen: en, fr, de, es, ar",
+    "cmd.schedule": "Zeiten der Zusammenfassungen und Zeitzone",
+    "cmd.mute": "Alarme und Zusammenfassungen pausieren (8h, 2d, off)",
+    "cmd.sources": "Betreiber: der Zustand jeder Quelle",
+    "cmd.status": "Betreiber: Zustand des Dienstes",
+    "cmd.broadcast": "Betreiber: eine Nachricht an alle Chats",
+    "welcome": "<b>Willkommen bei veille!</b>\nIch verfolge die Feeds von Agenturen und Redaktionen in vielen "
+    "Sprachen und schicke Ihnen Zusammenfassungen und Alarme zu den Themen, die Sie auswählen.\n\n"
+    "Beginnen Sie mit einem Abonnement, z. B.\n<code>/subscribe europol alerts</code>\n\n"
+    "/help listet alle Befehle und die Filtersyntax auf.",
+    "help.title": "<b>Befehle</b>",
+    "help.admin": "<b>Betreiber</b>",
+    "help.filters": "<b>Filter</b> (für /subscribe)\n"
+    '• Wörter und "Phrasen in Anführungszeichen" müssen alle vorkommen; <code>-Wort</code> schließt aus\n'
+    "• <code>entity:</code> eine Entität per ID oder Name, z. B. entity:Daech\n"
+    "• <code>lang:fr,en</code> Sprachen des Themas · <code>tag:agency</code> Tags der Quellen · "
+    "<code>min:2</code> Mindestwichtigkeit\n"
+    "• <code>alerts</code>: ein Alarm pro neuem Thema · <code>at:08:00,18:00</code>: Zeiten der "
+    "Zusammenfassungen (Standard 08:00, auch mit Alarmen; <code>at:none</code>: nur Alarme)\nBeispiel:\n"
+    "<code>/subscribe {example}</code>",
+    "unknown": "Unbekannter Befehl. Siehe /help.",
+    "hint": "Ich antworte auf Befehle. Probieren Sie <code>/subscribe europol alerts</code>, um einem Thema zu "
+    "folgen, oder <code>/search WÖRTER</code>, um die Themen der letzten 7 Tage zu finden. /help listet alles auf.",
+    "button.stale": "Diese Schaltfläche ist veraltet: Senden Sie den Befehl erneut.",
+    "error": "Etwas ist schiefgelaufen, bitte versuchen Sie es erneut.",
+    "admin_only": "Dieser Befehl ist den Betreibern vorbehalten.",
+    "chat_admin_only": "Nur die Administratoren dieses Chats können seine Abonnements und Einstellungen ändern.",
+    "on": "an",
+    "off": "aus",
+    "none": "keine",
+    "no": "nein",
+    "sub.usage": "Schreiben Sie nach /subscribe, was Sie verfolgen möchten, zum Beispiel:\n"
+    "<code>/subscribe {example}</code>\nFügen Sie <code>alerts</code> für einen Alarm pro neuem Thema hinzu, "
+    "<code>at:08:00,18:00</code> für die Zeiten der Zusammenfassungen.",
+    "sub.saved": "✅ Abonnement #{id} gespeichert.\nFilter: <code>{query}</code>\nZusammenfassungen: {times}\n"
+    "Alarme: {alerts}\nÄndern mit /settings, entfernen mit /unsubscribe.",
+    "sub.everything": "(alle Themen)",
+    "bad.filter": "⚠️ Diesen Filter kann ich nicht lesen: {detail}\nLösung: {hint}",
+    "bad.entity": "⚠️ Die Entität „{name}“ kenne ich nicht.\n"
+    "Lösung: einen bekannten Namen oder eine ID verwenden, z. B. entity:europol oder entity:Daech.",
+    "bad.time": "⚠️ „{value}“ ist keine Uhrzeit.\nLösung: HH:MM schreiben, z. B. at:08:00,18:00.",
+    "bad.timezone": "⚠️ Unbekannte Zeitzone „{value}“.\nLösung: ein IANA-Name, z. B. tz:Europe/Paris oder tz:UTC.",
+    "bad.duration": "⚠️ „{value}“ ist keine Dauer.\nLösung: /mute 8h, /mute 2d, /mute 30m oder /mute off.",
+    "bad.number": "⚠️ „{value}“ ist keine Zahl von 1 bis {max}.\nLösung: z. B. /latest 10.",
+    "unsub.none": "Dieser Chat hat keine Abonnements. Fügen Sie eines mit /subscribe hinzu.",
+    "unsub.choose": "Welches Abonnement soll ich entfernen?",
+    "unsub.all_button": "Alle entfernen",
+    "unsub.removed": "Abonnement #{id} entfernt.",
+    "unsub.removed_all": "Abonnements entfernt: {n}.",
+    "unsub.not_found": "In diesem Chat gibt es kein Abonnement #{id}. /unsubscribe listet sie auf.",
+    "unsub.usage": "Schreiben Sie /unsubscribe, /unsubscribe ID oder /unsubscribe all.",
+    "settings.title": "<b>Einstellungen</b>",
+    "settings.body": "Sprache: {language}\nZeitzone: {timezone}\n{muted}\n{subscriptions}",
+    "settings.muted_until": "🔕 Stumm bis {until}",
+    "settings.not_muted": "🔔 Nicht stumm",
+    "settings.no_digest_button": "Keine Zusammenfassung",
+    "settings.subs": "<b>Abonnements</b>",
+    "settings.sub": "#{id} <code>{query}</code>: Zusammenfassungen {times} · Alarme {alerts}",
+    "settings.no_subs": "Noch keine Abonnements: /subscribe.",
+    "settings.alerts_button": "#{id} Alarme: {state}",
+    "settings.mute_button": "🔕 8h stumm",
+    "settings.unmute_button": "🔔 Fortsetzen",
+    "settings.saved": "Gespeichert",
+    "language.name": "Deutsch",
+    "language.choose": "Wählen Sie die Sprache dieses Chats:",
+    "language.set": "Sprache: Deutsch.",
+    "language.usage": "Schreiben Sie /language gefolgt von en, fr, de, es oder ar.",
+    "latest.title": "<b>Neueste Themen</b>",
+    "latest.none": "Noch keine Themen.",
+    "story.usage": "Schreiben Sie /story gefolgt von der ID eines Themas (/latest zeigt sie an).",
+    "story.unknown": "Es gibt kein Thema „{id}“. /latest zeigt die neuesten mit ihren IDs.",
+    "search.usage": "Schreiben Sie die Suchbegriffe nach /search, z. B. <code>/search europol Ransomware</code>.",
+    "search.title": "<b>Themen der letzten 7 Tage zu „{query}“</b>",
+    "search.none": "Kein Thema der letzten 7 Tage passt zu „{query}“.",
+    "digest.title": "Ihre Zusammenfassung um {time}",
+    "digest.title_filter": "Ihre Zusammenfassung um {time}: {filter}",
+    "trending.title": "<b>Im Trend in den letzten 24 Stunden</b>",
+    "trending.line": "{n}. <b>{name}</b>: {count} Erwähnungen ({previous} am Vortag)",
+    "trending.none": "Gerade ist nichts im Trend.",
+    "schedule.show": "<b>Zeitplan</b> (Zeitzone {timezone})\n{lines}\nÄndern: <code>/schedule 07:30,18:00 "
+    "tz:Europe/Paris</code>",
+    "schedule.line": "#{id} <code>{query}</code>: {times}",
+    "schedule.no_subs": "Dieser Chat hat noch keine Abonnements: zuerst /subscribe.",
+    "schedule.saved": "✅ Zeitplan gespeichert.",
+    "mute.on": "🔕 Alarme und Zusammenfassungen pausiert bis {until}. /mute off setzt sie fort.",
+    "mute.off": "🔔 Alarme und Zusammenfassungen fortgesetzt.",
+    "sources.title": "<b>Quellen</b> ({n})",
+    "sources.line": "{mark} <code>{id}</code> zuletzt ok {success} · Fehler {errors}{kind}{paused}",
+    "sources.never": "nie",
+    "sources.paused": " · pausiert",
+    "sources.none": "Noch keine Quelle wurde geprüft.",
+    "status.text": "<b>Status</b>\nFehlerhafte Quellen: {failing}/{total}{names}\nArtikel: {articles}\n"
+    "Postausgang: {outbox}\nWarteschlange: {pending} ausstehend, nächste {next_due}\n"
+    "<b>Letzte Zustellungen</b>\n{recent}",
+    "status.no_deliveries": "noch keine",
+    "status.delivery": "{time} · Chat {chat} · {kind}",
+    "broadcast.usage": "Schreiben Sie die Nachricht nach /broadcast.",
+    "broadcast.queued#one": "📣 Rundsendung für {n} Chat eingeplant.",
+    "broadcast.queued#other": "📣 Rundsendung für {n} Chats eingeplant.",
+}
+
+ES: dict[str, str] = {
+    "cmd.start": "Iniciar: registrar este chat",
+    "cmd.help": "Los comandos y la sintaxis de los filtros",
+    "cmd.subscribe": "Seguir los temas que coinciden con un filtro",
+    "cmd.unsubscribe": "Eliminar una suscripción (o todas)",
+    "cmd.settings": "Idioma, alertas, horas de los resúmenes, silencio",
+    "cmd.digest": "El resumen de las últimas 24 horas, ahora",
+    "cmd.latest": "Los temas más recientes",
+    "cmd.story": "Un tema completo, por su identificador",
+    "cmd.search": "Buscar en los temas de los últimos 7 días",
+    "cmd.trending": "Entidades en tendencia en las últimas 24 horas",
+    "cmd.language": "Elegir el idioma: en, fr, de, es, ar",
+    "cmd.schedule": "Horas de los resúmenes y zona horaria",
+    "cmd.mute": "Pausar alertas y resúmenes (8h, 2d, off)",
+    "cmd.sources": "Operadores: el estado de cada fuente",
+    "cmd.status": "Operadores: estado del servicio",
+    "cmd.broadcast": "Operadores: un mensaje a todos los chats",
+    "welcome": "<b>¡Te damos la bienvenida a veille!</b>\nSigo los canales de agencias y redacciones en muchos "
+    "idiomas y te envío resúmenes y alertas sobre los temas que elijas.\n\n"
+    "Empieza con una suscripción, por ejemplo\n<code>/subscribe europol alerts</code>\n\n"
+    "/help muestra todos los comandos y la sintaxis de los filtros.",
+    "help.title": "<b>Comandos</b>",
+    "help.admin": "<b>Operadores</b>",
+    "help.filters": "<b>Filtros</b> (para /subscribe)\n"
+    '• todas las palabras y "frases entre comillas" deben aparecer; <code>-palabra</code> excluye\n'
+    "• <code>entity:</code> una entidad por identificador o nombre, p. ej. entity:Daech\n"
+    "• <code>lang:fr,en</code> idiomas del tema · <code>tag:agency</code> etiquetas de las fuentes · "
+    "<code>min:2</code> importancia mínima\n"
+    "• <code>alerts</code>: una alerta por cada tema nuevo · <code>at:08:00,18:00</code>: horas de los "
+    "resúmenes (08:00 por defecto, también con alertas; <code>at:none</code>: solo alertas)\nEjemplo:\n"
+    "<code>/subscribe {example}</code>",
+    "unknown": "Comando desconocido. Consulta /help.",
+    "hint": "Respondo a comandos. Prueba <code>/subscribe europol alerts</code> para seguir un tema, o "
+    "<code>/search PALABRAS</code> para encontrar los temas de los últimos 7 días. /help lo muestra todo.",
+    "button.stale": "Este botón está desactualizado: envía el comando de nuevo.",
+    "error": "Algo salió mal, inténtalo de nuevo.",
+    "admin_only": "Este comando está reservado a los operadores.",
+    "chat_admin_only": "Solo los administradores de este chat pueden cambiar sus suscripciones y ajustes.",
+    "on": "activadas",
+    "off": "desactivadas",
+    "none": "ninguno",
+    "no": "no",
+    "sub.usage": "Escribe lo que quieres seguir después de /subscribe, por ejemplo:\n"
+    "<code>/subscribe {example}</code>\nAñade <code>alerts</code> para una alerta por cada tema nuevo, "
+    "<code>at:08:00,18:00</code> para las horas de los resúmenes.",
+    "sub.saved": "✅ Suscripción #{id} guardada.\nFiltro: <code>{query}</code>\nResúmenes: {times}\n"
+    "Alertas: {alerts}\nCámbiala con /settings, elimínala con /unsubscribe.",
+    "sub.everything": "(todos los temas)",
+    "bad.filter": "⚠️ No puedo leer este filtro: {detail}\nSolución: {hint}",
+    "bad.entity": "⚠️ No conozco la entidad «{name}».\n"
+    "Solución: usa un nombre o identificador conocido, p. ej. entity:europol o entity:Daech.",
+    "bad.time": "⚠️ «{value}» no es una hora del día.\nSolución: escribe HH:MM, p. ej. at:08:00,18:00.",
+    "bad.timezone": "⚠️ Zona horaria desconocida «{value}».\nSolución: un nombre IANA, p. ej. tz:Europe/Paris "
+    "o tz:UTC.",
+    "bad.duration": "⚠️ «{value}» no es una duración.\nSolución: /mute 8h, /mute 2d, /mute 30m o /mute off.",
+    "bad.number": "⚠️ «{value}» no es un número del 1 al {max}.\nSolución: p. ej. /latest 10.",
+    "unsub.none": "Este chat no tiene suscripciones. Añade una con /subscribe.",
+    "unsub.choose": "¿Qué suscripción elimino?",
+    "unsub.all_button": "Eliminar todas",
+    "unsub.removed": "Suscripción #{id} eliminada.",
+    "unsub.removed_all": "Suscripciones eliminadas: {n}.",
+    "unsub.not_found": "No hay ninguna suscripción #{id} en este chat. /unsubscribe las muestra.",
+    "unsub.usage": "Escribe /unsubscribe, /unsubscribe ID o /unsubscribe all.",
+    "settings.title": "<b>Ajustes</b>",
+    "settings.body": "Idioma: {language}\nZona horaria: {timezone}\n{muted}\n{subscriptions}",
+    "settings.muted_until": "🔕 En silencio hasta {until}",
+    "settings.not_muted": "🔔 Sin silenciar",
+    "settings.no_digest_button": "Sin resumen",
+    "settings.subs": "<b>Suscripciones</b>",
+    "settings.sub": "#{id} <code>{query}</code>: resúmenes {times} · alertas {alerts}",
+    "settings.no_subs": "Aún no hay suscripciones: /subscribe.",
+    "settings.alerts_button": "#{id} alertas: {state}",
+    "settings.mute_button": "🔕 Silenciar 8h",
+    "settings.unmute_button": "🔔 Reactivar",
+    "settings.saved": "Guardado",
+    "language.name": "español",
+    "language.choose": "Elige el idioma de este chat:",
+    "language.set": "Idioma: español.",
+    "language.usage": "Escribe /language seguido de en, fr, de, es o ar.",
+    "latest.title": "<b>Últimos temas</b>",
+    "latest.none": "Aún no hay temas.",
+    "story.usage": "Escribe /story seguido del identificador de un tema (/latest los muestra).",
+    "story.unknown": "No existe el tema «{id}». /latest muestra los recientes con sus identificadores.",
+    "search.usage": "Escribe las palabras que buscas después de /search, p. ej. "
+    "<code>/search europol ransomware</code>.",
+    "search.title": "<b>Temas de los últimos 7 días sobre «{query}»</b>",
+    "search.none": "Ningún tema de los últimos 7 días coincide con «{query}».",
+    "digest.title": "Tu resumen de las {time}",
+    "digest.title_filter": "Tu resumen de las {time}: {filter}",
+    "trending.title": "<b>Tendencias de las últimas 24 horas</b>",
+    "trending.line": "{n}. <b>{name}</b>: {count} menciones ({previous} el día anterior)",
+    "trending.none": "Ahora mismo no hay nada en tendencia.",
+    "schedule.show": "<b>Programación</b> (zona horaria {timezone})\n{lines}\nPara cambiarla: "
+    "<code>/schedule 07:30,18:00 tz:Europe/Paris</code>",
+    "schedule.line": "#{id} <code>{query}</code>: {times}",
+    "schedule.no_subs": "Este chat aún no tiene suscripciones: primero /subscribe.",
+    "schedule.saved": "✅ Programación guardada.",
+    "mute.on": "🔕 Alertas y resúmenes en pausa hasta {until}. /mute off los reanuda.",
+    "mute.off": "🔔 Alertas y resúmenes reanudados.",
+    "sources.title": "<b>Fuentes</b> ({n})",
+    "sources.line": "{mark} <code>{id}</code> último ok {success} · errores {errors}{kind}{paused}",
+    "sources.never": "nunca",
+    "sources.paused": " · en pausa",
+    "sources.none": "Todavía no se ha comprobado ninguna fuente.",
+    "status.text": "<b>Estado</b>\nFuentes con fallos: {failing}/{total}{names}\nArtículos: {articles}\n"
+    "Bandeja de salida: {outbox}\nCola: {pending} pendientes, siguiente {next_due}\n"
+    "<b>Últimos envíos</b>\n{recent}",
+    "status.no_deliveries": "ninguno todavía",
+    "status.delivery": "{time} · chat {chat} · {kind}",
+    "broadcast.usage": "Escribe el mensaje después de /broadcast.",
+    "broadcast.queued#one": "📣 Difusión en cola para {n} chat.",
+    "broadcast.queued#other": "📣 Difusión en cola para {n} chats.",
+}
+
+AR: dict[str, str] = {
+    "cmd.start": "بدء: تسجيل هذه المحادثة",
+    "cmd.help": "الأوامر وصيغة عوامل التصفية",
+    "cmd.subscribe": "متابعة القصص المطابقة لعامل تصفية",
+    "cmd.unsubscribe": "إزالة اشتراك (أو كل الاشتراكات)",
+    "cmd.settings": "اللغة والتنبيهات ومواعيد الموجزات والكتم",
+    "cmd.digest": "موجز آخر 24 ساعة، الآن",
+    "cmd.latest": "أحدث القصص",
+    "cmd.story": "قصة كاملة حسب معرّفها",
+    "cmd.search": "البحث في قصص آخر 7 أيام",
+    "cmd.trending": "الكيانات الرائجة خلال آخر 24 ساعة",
+    "cmd.language": "اختيار اللغة: en، fr، de، es، ar",
+    "cmd.schedule": "مواعيد الموجزات والمنطقة الزمنية",
+    "cmd.mute": "إيقاف التنبيهات والموجزات مؤقتًا (8h، 2d، off)",
+    "cmd.sources": "المشغّلون: حالة كل مصدر",
+    "cmd.status": "المشغّلون: سلامة الخدمة",
+    "cmd.broadcast": "المشغّلون: رسالة إلى كل المحادثات",
+    "welcome": "<b>مرحبًا بك في veille!</b>\nأتابع خلاصات الوكالات وغرف الأخبار بلغات عديدة، وأرسل إليك "
+    "موجزات وتنبيهات عن القصص التي تختارها.\n\nابدأ باشتراك، مثلًا:\n<code>/subscribe europol alerts</code>\n\n"
+    "يعرض /help كل الأوامر وصيغة عوامل التصفية.",
+    "help.title": "<b>الأوامر</b>",
+    "help.admin": "<b>المشغّلون</b>",
+    "help.filters": "<b>عوامل التصفية</b> (للأمر /subscribe)\n"
+    '• يجب أن تظهر كل الكلمات و"العبارات بين علامتي تنصيص"؛ للاستبعاد: <code>-كلمة</code>\n'
+    "• كيان بمعرّفه أو اسمه: <code>entity:</code>، مثل entity:Daech\n"
+    "• لغات القصة: <code>lang:fr,en</code> · وسوم المصادر: <code>tag:agency</code> · "
+    "الحد الأدنى للأهمية: <code>min:2</code>\n"
+    "• تنبيه لكل قصة جديدة: <code>alerts</code> · مواعيد الموجزات: <code>at:08:00,18:00</code> "
+    "(الافتراضي 08:00، حتى مع التنبيهات؛ للتنبيهات فقط: <code>at:none</code>)\nمثال:\n"
+    "<code>/subscribe {example}</code>",
+    "unknown": "أمر غير معروف. راجع /help.",
+    "hint": "أستجيب للأوامر. جرّب <code>/subscribe europol alerts</code> لمتابعة موضوع، أو "
+    "<code>/search كلمات</code> للعثور على قصص آخر 7 أيام. يعرض /help كل شيء.",
+    "button.stale": "هذا الزر لم يعد صالحًا: أرسل الأمر مرة أخرى.",
+    "error": "حدث خطأ ما، يُرجى المحاولة مرة أخرى.",
+    "admin_only": "هذا الأمر مخصص للمشغّلين.",
+    "chat_admin_only": "لا يمكن تغيير اشتراكات هذه المحادثة وإعداداتها إلا لمشرفيها.",
+    "on": "مفعّلة",
+    "off": "معطّلة",
+    "none": "لا شيء",
+    "no": "لا",
+    "sub.usage": "اكتب ما تريد متابعته بعد /subscribe، مثلًا:\n<code>/subscribe {example}</code>\n"
+    "أضف <code>alerts</code> لتلقي تنبيه عن كل قصة جديدة، و<code>at:08:00,18:00</code> لتحديد مواعيد الموجزات.",
+    "sub.saved": "✅ حُفظ الاشتراك رقم {id}.\nعامل التصفية: <code>{query}</code>\nالموجزات: {times}\n"
+    "التنبيهات: {alerts}\nعدّله عبر /settings، واحذفه عبر /unsubscribe.",
+    "sub.everything": "(كل القصص)",
+    "bad.filter": "⚠️ لا أستطيع قراءة عامل التصفية هذا: {detail}\nالحل: {hint}",
+    "bad.entity": "⚠️ لا أعرف الكيان «{name}».\n"
+    "الحل: استخدم اسمًا أو معرّفًا معروفًا، مثل entity:europol أو entity:Daech.",
+    "bad.time": "⚠️ «{value}» ليس وقتًا من اليوم.\nالحل: اكتب HH:MM، مثل at:08:00,18:00.",
+    "bad.timezone": "⚠️ منطقة زمنية غير معروفة «{value}».\nالحل: اسم من IANA، مثل tz:Europe/Paris أو tz:UTC.",
+    "bad.duration": "⚠️ «{value}» ليست مدة صالحة.\nالحل: /mute 8h أو /mute 2d أو /mute 30m أو /mute off.",
+    "bad.number": "⚠️ «{value}» ليس عددًا من 1 إلى {max}.\nالحل: مثل /latest 10.",
+    "unsub.none": "ليس لهذه المحادثة أي اشتراك. أضف اشتراكًا عبر /subscribe.",
+    "unsub.choose": "أي اشتراك تريد إزالته؟",
+    "unsub.all_button": "إزالة الكل",
+    "unsub.removed": "أُزيل الاشتراك رقم {id}.",
+    "unsub.removed_all": "الاشتراكات المُزالة: {n}.",
+    "unsub.not_found": "لا يوجد اشتراك رقم {id} في هذه المحادثة. يعرض /unsubscribe الاشتراكات.",
+    "unsub.usage": "اكتب /unsubscribe أو /unsubscribe ID أو /unsubscribe all.",
+    "settings.title": "<b>الإعدادات</b>",
+    "settings.body": "اللغة: {language}\nالمنطقة الزمنية: {timezone}\n{muted}\n{subscriptions}",
+    "settings.muted_until": "🔕 مكتوم حتى {until}",
+    "settings.not_muted": "🔔 غير مكتوم",
+    "settings.no_digest_button": "بلا موجز",
+    "settings.subs": "<b>الاشتراكات</b>",
+    "settings.sub": "رقم {id} <code>{query}</code>: الموجزات {times} · التنبيهات {alerts}",
+    "settings.no_subs": "لا اشتراكات بعد: /subscribe.",
+    "settings.alerts_button": "تنبيهات رقم {id}: {state}",
+    "settings.mute_button": "🔕 كتم 8 ساعات",
+    "settings.unmute_button": "🔔 إلغاء الكتم",
+    "settings.saved": "تم الحفظ",
+    "language.name": "العربية",
+    "language.choose": "اختر لغة هذه المحادثة:",
+    "language.set": "اللغة: العربية.",
+    "language.usage": "اكتب /language متبوعًا بـ en أو fr أو de أو es أو ar.",
+    "latest.title": "<b>أحدث القصص</b>",
+    "latest.none": "لا قصص بعد.",
+    "story.usage": "اكتب /story متبوعًا بمعرّف قصة (يعرض /latest المعرّفات).",
+    "story.unknown": "لا توجد قصة «{id}». يعرض /latest أحدث القصص مع معرّفاتها.",
+    "search.usage": "اكتب الكلمات المطلوبة بعد /search، مثل <code>/search europol ransomware</code>.",
+    "search.title": "<b>قصص آخر 7 أيام المطابقة لـ«{query}»</b>",
+    "search.none": "لا توجد قصة من آخر 7 أيام تطابق «{query}».",
+    "digest.title": "موجزك للساعة {time}",
+    "digest.title_filter": "موجزك للساعة {time}: {filter}",
+    "trending.title": "<b>الرائج خلال آخر 24 ساعة</b>",
+    "trending.line": "{n}. <b>{name}</b>: {count} إشارة (مقابل {previous} في اليوم السابق)",
+    "trending.none": "لا شيء رائج في الوقت الحالي.",
+    "schedule.show": "<b>المواعيد</b> (المنطقة الزمنية {timezone})\n{lines}\nلتغييرها: "
+    "<code>/schedule 07:30,18:00 tz:Europe/Paris</code>",
+    "schedule.line": "رقم {id} <code>{query}</code>: {times}",
+    "schedule.no_subs": "ليس لهذه المحادثة اشتراكات بعد: ابدأ بـ /subscribe.",
+    "schedule.saved": "✅ حُفظت المواعيد.",
+    "mute.on": "🔕 أُوقفت التنبيهات والموجزات مؤقتًا حتى {until}. يستأنفها /mute off.",
+    "mute.off": "🔔 استُؤنفت التنبيهات والموجزات.",
+    "sources.title": "<b>المصادر</b> ({n})",
+    "sources.line": "{mark} <code>{id}</code> آخر نجاح {success} · الأخطاء {errors}{kind}{paused}",
+    "sources.never": "أبدًا",
+    "sources.paused": " · متوقف مؤقتًا",
+    "sources.none": "لم يُفحص أي مصدر بعد.",
+    "status.text": "<b>الحالة</b>\nالمصادر المتعثرة: {failing}/{total}{names}\nالمقالات: {articles}\n"
+    "صندوق الصادر: {outbox}\nقائمة الانتظار: {pending} معلّقة، التالية {next_due}\n"
+    "<b>آخر عمليات التسليم</b>\n{recent}",
+    "status.no_deliveries": "لا شيء بعد",
+    "status.delivery": "{time} · المحادثة {chat} · {kind}",
+    "broadcast.usage": "اكتب الرسالة بعد /broadcast.",
+    "broadcast.queued#zero": "📣 أُدرج البث في قائمة الانتظار لـ{n} محادثة.",
+    "broadcast.queued#one": "📣 أُدرج البث في قائمة الانتظار لـ{n} محادثة.",
+    "broadcast.queued#two": "📣 أُدرج البث في قائمة الانتظار لـ{n} محادثتين.",
+    "broadcast.queued#few": "📣 أُدرج البث في قائمة الانتظار لـ{n} محادثات.",
+    "broadcast.queued#many": "📣 أُدرج البث في قائمة الانتظار لـ{n} محادثة.",
+    "broadcast.queued#other": "📣 أُدرج البث في قائمة الانتظار لـ{n} محادثة.",
+}
+
+RENDER_LABELS: dict[str, dict[str, str]] = {
+    "de": {
+        "digest": "Zusammenfassung",
+        "story#one": "{n} Thema",
+        "story#other": "{n} Themen",
+        "alert": "🚨 Alarm",
+        "update": "🆕 Neu in diesem Thema",
+        "sources": "Quellen",
+        "new_sources": "Neue Quellen",
+        "languages": "Sprachen",
+        "entities": "Entitäten",
+        "seen": "Zuerst gesehen {first} · letzte Aktualisierung {last}",
+        "trending": "Im Trend",
+        "empty": "Nichts Neues in diesem Zeitraum.",
+        "more#one": "+{n} weitere",
+        "more#other": "+{n} weitere",
+        "colon": ": ",
+    },
+    "es": {
+        "digest": "Resumen",
+        "story#one": "{n} tema",
+        "story#other": "{n} temas",
+        "alert": "🚨 Alerta",
+        "update": "🆕 Novedades en este tema",
+        "sources": "Fuentes",
+        "new_sources": "Nuevas fuentes",
+        "languages": "Idiomas",
+        "entities": "Entidades",
+        "seen": "Visto por primera vez el {first} · última actualización el {last}",
+        "trending": "Tendencias",
+        "empty": "Nada nuevo en este periodo.",
+        "more#one": "+{n} más",
+        "more#other": "+{n} más",
+        "colon": ": ",
+    },
+    "ar": {
+        "digest": "موجز",
+        "story#zero": "{n} قصة",
+        "story#one": "{n} قصة",
+        "story#two": "{n} قصتان",
+        "story#few": "{n} قصص",
+        "story#many": "{n} قصة",
+        "story#other": "{n} قصة",
+        "alert": "🚨 تنبيه",
+        "update": "🆕 جديد في هذه القصة",
+        "sources": "المصادر",
+        "new_sources": "مصادر جديدة",
+        "languages": "اللغات",
+        "entities": "الكيانات",
+        "seen": "أول ظهور {first} · آخر تحديث {last}",
+        "trending": "الرائج",
+        "empty": "لا جديد في هذه الفترة.",
+        "more#zero": "+{n} أخرى",
+        "more#one": "+{n} آخر",
+        "more#two": "+{n} آخران",
+        "more#few": "+{n} أخرى",
+        "more#many": "+{n} أخرى",
+        "more#other": "+{n} أخرى",
+        "colon": ": ",
+    },
+}
+
+MONTHS: dict[str, list[str]] = {
+    "de": ["Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.", "Dez."],
+    "es": ["ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic"],
+    "ar": [
+        "يناير",
+        "فبراير",
+        "مارس",
+        "أبريل",
+        "مايو",
+        "يونيو",
+        "يوليو",
+        "أغسطس",
+        "سبتمبر",
+        "أكتوبر",
+        "نوفمبر",
+        "ديسمبر",
+    ],
+}
