@@ -1,6 +1,6 @@
 """The bot service as it runs: Telegram updates, the planner loop and the deliverer together, against the fake
 Bot API over HTTP and a real store: a user subscribes to alerts, a story arrives and is alerted once, the story
-grows and the alert is edited, then a graceful stop leaves nothing running."""
+grows and a reply to the alert says what is new, then a graceful stop leaves nothing running."""
 
 from __future__ import annotations
 
@@ -24,11 +24,12 @@ def store(sqlite_url: str) -> Iterator[Store]:
     s.close()
 
 
-async def test_alert_then_edit_then_graceful_stop(store: Store, fake_bot_api: FakeBotAPI) -> None:
+async def test_alert_then_a_reply_with_the_news_then_graceful_stop(
+    store: Store, fake_bot_api: FakeBotAPI
+) -> None:
     api = fake_bot_api
-    settings = bot_settings_from_env(
-        {"TELEGRAM_BOT_TOKEN": api.token, "VEILLE_TELEGRAM_API_URL": api.url, "VEILLE_PLAN_INTERVAL_S": "1"}
-    )
+    env = {"TELEGRAM_BOT_TOKEN": api.token, "VEILLE_TELEGRAM_API_URL": api.url, "VEILLE_PLAN_INTERVAL_S": "1"}
+    settings = bot_settings_from_env({**env, "VEILLE_ALERT_UPDATE_MIN_INTERVAL_S": "0"})
     service = build_service(settings, store)
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(stop))
@@ -53,11 +54,14 @@ async def test_alert_then_edit_then_graceful_stop(store: Store, fake_bot_api: Fa
         pieces.append(
             Piece("lemonde", "fr", "Europol démantèle les serveurs de Daech", "Europol a mené l'action.")
         )
-        add_story(store, "s1", pieces, at=datetime.now(UTC), entities=["europol", "isis"])
-        await api.wait_for_async(lambda c: c.method == "editMessageText", timeout=15)
-        edited = next(m for m in api.messages(100) if m.message_id == first.message_id)
-        assert edited.edited and "Mise à jour" in edited.text
-        assert sum("🚨" in m.text for m in api.messages(100)) == 1  # edited, not re-posted
+        add_story(store, "s1", pieces, at=datetime.now(UTC), entities=["europol", "isis"], new_from=1)
+        await api.wait_for_async(
+            lambda c: c.method == "sendMessage" and "🆕" in str(c.params.get("text", "")), timeout=15
+        )
+        reply = api.messages(100)[-1]
+        assert reply.reply_to == first.message_id and "Du nouveau sur ce sujet" in reply.text
+        assert "lemonde" in reply.plain and "Europol led the action day" not in reply.plain  # only the news
+        assert sum("🚨" in m.text for m in api.messages(100)) == 1 and not first.edited
     finally:
         stop.set()
         await asyncio.wait_for(running, 15)
