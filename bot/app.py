@@ -25,7 +25,7 @@ from typing import Any
 
 from telegram import Bot, BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Update
 from telegram import BotCommandScopeChat as ChatScope
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -43,6 +43,7 @@ from bot.handlers import Handlers
 from bot.i18n import ADMIN_COMMANDS, LANGUAGES, USER_COMMANDS, t
 from bot.planner import Planner
 from bot.repository import BotRepository
+from bot.telegram import Reachability, TrackedRequest
 from monitor.store import Store
 from summarizer.gazetteer import Gazetteer
 from summarizer.repository import NlpRepository
@@ -71,14 +72,26 @@ class BotDeps:
     default_language: str = "en"
 
 
-def build_application(token: str, api_url: str, deps: BotDeps) -> BotApplication:
-    """The PTB application on ``api_url`` (Telegram's, a self-hosted Bot API server or a test double)."""
+def build_application(
+    token: str, api_url: str, deps: BotDeps, reachability: Reachability | None = None
+) -> BotApplication:
+    """The PTB application on ``api_url`` (Telegram's, a self-hosted Bot API server or a test double); every
+    request it makes tells ``reachability`` whether Telegram answered."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs request URLs, which hold the token
     base = api_url.rstrip("/")
+    watch = reachability or Reachability()
 
     async def post_init(app: BotApplication) -> None:
         await register_commands(app.bot, deps.admin_ids)
 
+    requests = TrackedRequest(
+        watch,
+        connection_pool_size=256,
+        connect_timeout=10.0,
+        read_timeout=15.0,
+        write_timeout=15.0,
+        pool_timeout=10.0,
+    )
     app = (
         ApplicationBuilder()
         .token(token)
@@ -86,12 +99,10 @@ def build_application(token: str, api_url: str, deps: BotDeps) -> BotApplication
         .base_file_url(f"{base}/file/bot")
         .job_queue(None)
         .concurrent_updates(False)
-        .connect_timeout(10.0)
-        .read_timeout(15.0)
-        .write_timeout(15.0)
-        .pool_timeout(10.0)
-        .get_updates_connect_timeout(10.0)
-        .get_updates_pool_timeout(10.0)
+        .request(requests)
+        .get_updates_request(
+            TrackedRequest(watch, connection_pool_size=1, connect_timeout=10.0, pool_timeout=10.0)
+        )
         .post_init(post_init)
         .build()
     )
@@ -138,17 +149,36 @@ async def register_commands(bot: Bot, admin_ids: Iterable[int]) -> None:
 
 
 async def start_polling(app: BotApplication, *, poll_timeout: timedelta = timedelta(seconds=25)) -> None:
-    """Initialize, register the command menus (``post_init``), start, and long-poll for updates."""
+    """Initialize, register the command menus (``post_init``), start, and long-poll for updates. A failing
+    poll is retried by PTB; its network errors are reported by the requests (``Reachability``), the others
+    logged once per kind of error, not once per retry."""
     await app.initialize()
     try:
         if app.post_init is not None:
             await app.post_init(app)
         await app.start()
         assert app.updater is not None
-        await app.updater.start_polling(timeout=poll_timeout, allowed_updates=list(ALLOWED_UPDATES))
+        await app.updater.start_polling(
+            timeout=poll_timeout, allowed_updates=list(ALLOWED_UPDATES), error_callback=_PollErrors()
+        )
     except BaseException:
         await stop_polling(app)
         raise
+
+
+class _PollErrors:
+    """PTB's error callback for polling: network errors are the requests' to report; another error is logged
+    when it differs from the previous one (a second instance polling with the same token: 409 Conflict)."""
+
+    def __init__(self) -> None:
+        self.last = ""
+
+    def __call__(self, exc: TelegramError) -> None:
+        if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
+            return
+        if str(exc) != self.last:
+            self.last = str(exc)
+            log.warning("polling Telegram failed (retrying): %s", exc)
 
 
 async def stop_polling(app: BotApplication) -> None:

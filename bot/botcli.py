@@ -148,24 +148,48 @@ def bot_subscribers(show_all: bool, as_json: bool) -> None:
 
 
 @bot_group.command("outbox")
+@click.option(
+    "--limit", default=10, show_default=True, type=click.IntRange(1, 1000), help="Problems to list."
+)
 @json_option
 @handles_errors
-def bot_outbox(as_json: bool) -> None:
-    """The outbox: items by status and the latest failures."""
+def bot_outbox(limit: int, as_json: bool) -> None:
+    """The outbox: items by status, then the latest failures (refused, dropped, retrying) with their reason."""
     with open_store(load_settings()) as store:
         repo = BotRepository(store)
         counts = repo.outbox_counts()
-        failed = repo.recent(10, status="failed")
+        problems = repo.problems(limit)
     if as_json:
-        click.echo(
-            json.dumps(
-                {"counts": counts, "failed": [[f.id, f.chat_id, f.item_key, f.last_error] for f in failed]}
-            )
-        )
+        rows = [
+            {
+                "id": p.id,
+                "chat_id": p.chat_id,
+                "key": p.item_key,
+                "status": PROBLEM[p.status],
+                "attempts": p.attempts,
+                "created_at": p.created_at.isoformat(),
+                "reason": p.last_error,
+            }
+            for p in problems
+        ]
+        click.echo(json.dumps({"counts": counts, "problems": rows}, ensure_ascii=False))
         return
-    out.print("outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "empty"))
-    for f in failed:
-        out.print(f"  failed #{f.id} chat {f.chat_id} {f.item_key}: {f.last_error}", highlight=False)
+    out.print(
+        "outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "empty"), highlight=False
+    )
+    if problems:
+        out.print("latest problems, newest first:", highlight=False)
+    for p in problems:
+        when = f"{p.created_at:%Y-%m-%d %H:%M}"
+        tries = f", {p.attempts} attempt{'s' if p.attempts != 1 else ''}" if p.attempts else ""
+        out.print(
+            f"  {PROBLEM[p.status]:<8} #{p.id} chat {p.chat_id} {p.item_key} ({when}{tries}): {p.last_error}",
+            highlight=False,
+            markup=False,
+        )
+
+
+PROBLEM = {"failed": "refused", "dropped": "dropped", "pending": "retrying"}
 
 
 @click.group("email")

@@ -100,6 +100,7 @@ class Deliverer:
         backoff_base_s: float = 5.0,
         backoff_cap_s: float = 900.0,
         batch: int = 1000,
+        quiet: Callable[[], bool] | None = None,
     ) -> None:
         self.repo = repo
         self.sender = sender
@@ -108,6 +109,7 @@ class Deliverer:
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
         self.batch = batch
+        self.quiet = quiet or (lambda: False)  # an outage already reported: failed sends are logged at DEBUG
         self._slots = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._stop: asyncio.Event | None = None
@@ -190,7 +192,8 @@ class Deliverer:
             delay = backoff(item.attempts + 1, self.backoff_base_s, self.backoff_cap_s)
             not_before = self.clock() + timedelta(seconds=delay)
             await asyncio.to_thread(self.repo.retry_later, item.id, not_before, str(exc))
-            log.warning(
+            log.log(
+                logging.DEBUG if self.quiet() else logging.WARNING,
                 "send failed chat_id=%s item=%s retry_in_s=%s error=%r",
                 item.chat_id,
                 item.id,

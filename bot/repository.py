@@ -555,6 +555,18 @@ class BotRepository:
         with self._read() as conn:
             return {status: int(n) for status, n in conn.execute(query).all()}
 
+    def problems(self, limit: int = 10) -> list[OutboxItem]:
+        """The latest items that failed, were dropped or are waiting for a retry, with their reason, newest
+        first."""
+        query = (
+            select(outbox)
+            .where(outbox.c.last_error.is_not(None), outbox.c.status.in_(("failed", "dropped", "pending")))
+            .order_by(outbox.c.id.desc())
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [_item(row) for row in conn.execute(query).mappings()]
+
     def recent(self, limit: int = 10, *, status: str = "sent") -> list[OutboxItem]:
         order = outbox.c.sent_at.desc() if status == "sent" else outbox.c.id.desc()
         query = (

@@ -69,7 +69,7 @@ class Runner:
                 server = MetricsServer(
                     store,
                     self.metrics,
-                    lambda: dict(self.health),
+                    self.health_parts,
                     self.service.metrics_host,
                     self.service.metrics_port,
                 )
@@ -82,8 +82,17 @@ class Runner:
             await asyncio.to_thread(store.close)
             log.info("stopped")
 
+    def health_parts(self) -> dict[str, bool]:
+        """Each part: running (a crashed part is False); ``telegram`` False while the Bot API does not answer."""
+        parts = dict(self.health)
+        if self._bot is not None and self._bot.app is not None:
+            parts["telegram"] = self._bot.telegram_ok
+        return parts
+
     async def _run_parts(self, store: Store, stop: asyncio.Event) -> None:
         wants_bot = self.bot.telegram_token is not None or self.bot.email_config() is not None
+        if why := telegram_off(self.bot):
+            log.warning("%s", why)
         self._bot = build_service(self.bot, store) if wants_bot else None
         if self._bot is not None:
             self._bot.caught_up.clear()  # no daily email before the summarizer has caught up with the backlog
@@ -173,6 +182,17 @@ class Runner:
         engine = Summarizer(store, extractor, load_embedder(self.summarizer.embedder), model=model)
         log.info("models loaded")
         return engine
+
+
+def telegram_off(settings: BotSettings) -> str | None:
+    """Why the Telegram bot will not run (said once, at start), or None when it will."""
+    if settings.telegram_token is not None:
+        return None
+    also = ", and the daily email" if settings.email_config() else ""
+    return (
+        "Telegram bot off: no token (set TELEGRAM_BOT_TOKEN, or telegram_token_file in [bot]); "
+        f"monitoring and summaries run{also}"
+    )
 
 
 async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from telegram import Bot
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application
 
 from bot.app import BotDeps, build_application, start_polling, stop_polling
@@ -33,7 +34,7 @@ from bot.planner import Planner, make_digest, views_between
 from bot.ratelimit import RateLimiter
 from bot.repository import BotRepository
 from bot.settings import BotSettings
-from bot.telegram import TelegramSender
+from bot.telegram import Reachability, TelegramSender
 from monitor.store import Store
 from summarizer.digest import Digest
 from summarizer.gazetteer import Gazetteer, load_gazetteer
@@ -59,12 +60,18 @@ class BotService:
     deliverer: Deliverer | None
     email: DailyEmail | None
     clock: Callable[[], datetime]
+    reachability: Reachability = field(default_factory=Reachability)
     # set when the stories are up to date: ``veille run`` clears it until the summarizer has caught up after a
     # start, so the daily email never goes out before the backlog is summarized
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.caught_up.set()
+
+    @property
+    def telegram_ok(self) -> bool:
+        """False while Telegram does not answer (``/healthz`` shows the bot as degraded)."""
+        return self.app is None or self.reachability.ok
 
     def wake(self) -> None:
         if self.deliverer is not None:
@@ -103,8 +110,23 @@ class BotService:
                     log.error("task %s failed: %r", task.get_name(), result)
 
     async def _run_app(self, stop: asyncio.Event) -> None:
+        """Start polling (retried while Telegram cannot be reached: the rest of the service goes on), then
+        wait for ``stop``. A token Telegram refuses ends the bot part with that error."""
         assert self.app is not None
-        await start_polling(self.app)  # command menus registered, long polling of the updates we handle
+        delay = 5.0
+        while not stop.is_set():
+            try:
+                await start_polling(self.app)  # command menus registered, long polling of our updates
+                break
+            except InvalidToken:
+                raise
+            except NetworkError as exc:  # reported once by the requests (Reachability); try again later
+                log.debug("starting the Telegram bot failed: %s", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                delay = min(delay * 2, 300.0)
+        if stop.is_set() and not self.app.running:
+            return
         try:
             await stop.wait()
         finally:
@@ -135,9 +157,15 @@ def email_digest(nlp: NlpRepository, limit: int = EMAIL_STORIES) -> Callable[[da
 
 
 def deliverer_for(
-    settings: BotSettings, repo: BotRepository, bot: Bot, *, clock: Callable[[], datetime] = utcnow
+    settings: BotSettings,
+    repo: BotRepository,
+    bot: Bot,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    reachability: Reachability | None = None,
 ) -> Deliverer:
-    """The outbox's deliverer on a PTB ``Bot``, with the configured limits and retry backoff."""
+    """The outbox's deliverer on a PTB ``Bot``, with the configured limits and retry backoff; quiet about each
+    failed send while ``reachability`` knows Telegram is down (it said so once)."""
     return Deliverer(
         repo,
         TelegramSender(bot),
@@ -145,6 +173,7 @@ def deliverer_for(
         clock=clock,
         backoff_base_s=settings.retry_base_s,
         backoff_cap_s=settings.retry_cap_s,
+        quiet=(lambda: not reachability.ok) if reachability else None,
     )
 
 
@@ -183,6 +212,8 @@ def build_service(
             gazetteer=gazetteer,
             default_language=settings.default_language,
         )
-        service.app = build_application(token, settings.telegram_api_url, deps)
-        service.deliverer = deliverer_for(settings, repo, bot or service.app.bot, clock=clock)
+        service.app = build_application(token, settings.telegram_api_url, deps, service.reachability)
+        service.deliverer = deliverer_for(
+            settings, repo, bot or service.app.bot, clock=clock, reachability=service.reachability
+        )
     return service

@@ -447,3 +447,36 @@ def test_every_setting_is_documented_once() -> None:
     secrets = {d.key for d in table if d.secret}
     assert secrets == {"telegram_token", "smtp_password"}
     assert {d.key for d in table} - {k for _, k in fields} == {f"{k}_file" for k in secrets}
+
+
+def test_bot_outbox_lists_the_latest_problems_with_their_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.repository import BotRepository, NewMessage
+    from monitor.store import Store
+
+    url = f"sqlite:///{tmp_path / 'veille.db'}"
+    now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    store = Store.open(url)
+    repo = BotRepository(store)
+    for chat in (1, 2, 3, 4):
+        repo.ensure_subscriber(chat, "private", None, now)
+    refused, retrying, dropped, sent = repo.enqueue(
+        [NewMessage(chat, f"note:{chat}", "broadcast", ("hi",)) for chat in (1, 2, 3, 4)], now
+    )
+    repo.fail(refused, "Bad Request: can't parse entities: unsupported start tag <blink>")
+    repo.retry_later(retrying, now + timedelta(minutes=5), "Timed out")
+    repo.deactivate(3, "Forbidden: bot was blocked by the user", now)
+    repo.mark_part_sent(repo.due(now)[-1], 0, 77, now)
+    store.close()
+    shown = invoke(tmp_path, monkeypatch, "bot", "outbox", DATABASE_URL=url)
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stdout.splitlines()
+    assert lines[0] == "outbox: dropped 1, failed 1, pending 1, sent 1"
+    assert lines[2].split()[:3] == ["dropped", f"#{dropped}", "chat"] and "blocked by the user" in lines[2]
+    assert lines[3].split()[:2] == ["retrying", f"#{retrying}"] and "1 attempt): Timed out" in lines[3]
+    assert lines[4].split()[:2] == ["refused", f"#{refused}"] and "unsupported start tag <blink>" in lines[4]
+    as_json = json.loads(invoke(tmp_path, monkeypatch, "bot", "outbox", "--json", DATABASE_URL=url).stdout)
+    assert [p["status"] for p in as_json["problems"]] == ["dropped", "retrying", "refused"] and sent

@@ -155,7 +155,7 @@ def test_a_day_of_veille_run_with_a_sigterm_and_a_restart(
                 code = second.wait(timeout=60)
         logs = (tmp_path / "second.log").read_text()
         assert code == 0, logs[-3000:]
-    assert health["status"] == "ok" and set(health["parts"]) == {"monitor", "summarizer", "bot"}
+    assert health["status"] == "ok" and set(health["parts"]) == {"monitor", "summarizer", "bot", "telegram"}
     assert (
         f"veille_articles {expected_articles}" in metrics and 'veille_outbox_items{status="sent"}' in metrics
     )
