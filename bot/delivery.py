@@ -55,17 +55,9 @@ class Rejected(SendError):
     """Telegram refused this message (bad HTML, too long, unknown topic...): retrying would not help."""
 
 
-class NotEditable(Rejected):
-    """The message to edit is gone or too old to edit."""
-
-
 class Sender(Protocol):
     async def send(self, chat_id: int, text: str, *, thread_id: int | None, reply_to: int | None) -> int:
         """Send one HTML message (link previews off); its message id."""
-        ...
-
-    async def edit(self, chat_id: int, message_id: int, text: str) -> None:
-        """Replace the text of a message the bot sent (an unchanged text is not an error)."""
         ...
 
 
@@ -80,7 +72,7 @@ def backoff(attempts: int, base_s: float, cap_s: float) -> float:
 
 @dataclass(slots=True)
 class DeliveryCounts:
-    messages: int = 0  # Telegram calls that succeeded (sends and edits)
+    messages: int = 0  # messages Telegram accepted
     items: int = 0  # outbox items completed
     retried: int = 0
     failed: int = 0

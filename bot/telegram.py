@@ -5,8 +5,6 @@ PTB's exceptions stay inside this module; the deliverer sees ``bot.delivery``'s 
     RetryAfter                                        -> RateLimited(retry_after)
     Forbidden; BadRequest "chat not found", "bot was kicked", "not enough rights", "user is deactivated";
     ChatMigrated (a group that became a supergroup: its old id is gone)  -> Blocked
-    BadRequest "message to edit not found", "message can't be edited"    -> NotEditable
-    BadRequest "message is not modified" (an edit to the same text)      -> success
     other BadRequest (bad HTML, too long, unknown topic...)              -> Rejected
     TimedOut, NetworkError (connection errors, 5xx)                      -> Transient
 
@@ -28,13 +26,12 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest, RequestData
 
-from bot.delivery import Blocked, NotEditable, RateLimited, Rejected, SendError, Transient
+from bot.delivery import Blocked, RateLimited, Rejected, SendError, Transient
 
 log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _GONE = ("chat not found", "bot was kicked", "not enough rights", "user is deactivated", "have no rights")
-_NOT_EDITABLE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -56,8 +53,6 @@ def classify(exc: TelegramError) -> SendError:
     if isinstance(exc, BadRequest):  # a NetworkError subclass in PTB: test it first
         if any(marker in lowered for marker in _GONE):
             return Blocked(text)
-        if any(marker in lowered for marker in _NOT_EDITABLE):
-            return NotEditable(text)
         return Rejected(text)
     if isinstance(exc, NetworkError):  # TimedOut included
         return Transient(text)
@@ -84,22 +79,6 @@ class TelegramSender:
         except TelegramError as exc:
             raise classify(exc) from exc
         return message.message_id
-
-    async def edit(self, chat_id: int, message_id: int, text: str) -> None:
-        try:
-            await self.bot.edit_message_text(
-                text,
-                chat_id=chat_id,
-                message_id=message_id,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=NO_PREVIEW,
-            )
-        except BadRequest as exc:
-            if "message is not modified" in str(exc).lower():
-                return
-            raise classify(exc) from exc
-        except TelegramError as exc:
-            raise classify(exc) from exc
 
 
 class Reachability:
