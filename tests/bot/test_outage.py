@@ -5,17 +5,22 @@ bot as degraded meanwhile, and what was queued goes out once Telegram answers ag
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
+from bot.metrics import MetricsServer
 from bot.repository import NewMessage
-from bot.runner import telegram_off
+from bot.runner import Runner, telegram_off
 from bot.service import build_service
-from bot.settings import bot_settings_from_env
+from bot.settings import ServiceSettings, bot_settings_from_env
+from monitor.settings import MonitorSettings
 from monitor.store import Store
+from summarizer.settings import SummarizerSettings
+from tests.bot.test_metrics import get
 from tests.fakebotapi import CallAction, FakeBotAPI
 
 
@@ -38,7 +43,15 @@ async def test_an_outage_is_two_log_lines_and_a_degraded_bot(
         "VEILLE_RETRY_BASE_S": "0.1",
         "VEILLE_RETRY_CAP_S": "1",
     }
-    service = build_service(bot_settings_from_env(env), store)
+    settings = bot_settings_from_env(env)
+    service = build_service(settings, store)
+    runner = Runner(
+        MonitorSettings(), SummarizerSettings(), settings, ServiceSettings(), []
+    )  # for its /healthz
+    runner._bot, runner.health = service, {"monitor": True, "summarizer": True, "bot": True}
+    endpoint = MetricsServer(store, runner.metrics, runner.health_parts, "127.0.0.1", 0)
+    await endpoint.start()
+    healthz = f"http://127.0.0.1:{endpoint.port}/healthz"
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(stop))
     down = False
@@ -51,6 +64,7 @@ async def test_an_outage_is_two_log_lines_and_a_degraded_bot(
         api.user_message(100, "/start")
         await api.wait_for_async(lambda c: c.method == "sendMessage" and c.status == 200)
         assert not degraded()
+        assert (await asyncio.to_thread(get, healthz))[0] == 200
 
         down = True  # Telegram stops answering: polls and sends fail for a few seconds
         now = datetime.now(UTC)
@@ -60,6 +74,11 @@ async def test_an_outage_is_two_log_lines_and_a_degraded_bot(
         service.wake()
         await asyncio.sleep(3.0)  # real time: PTB's polling loop and the deliverer's backoff retry meanwhile
         assert degraded()
+        status, body = await asyncio.to_thread(get, healthz)
+        assert status == 503 and json.loads(body) == {
+            "status": "degraded",
+            "parts": {"monitor": True, "summarizer": True, "bot": True, "telegram": False},
+        }
         dropped = [c for c in api.calls if c.dropped]
         assert len(dropped) >= 3  # it did retry (sends with backoff, polls), quietly
 
@@ -70,10 +89,12 @@ async def test_an_outage_is_two_log_lines_and_a_degraded_bot(
         async with asyncio.timeout(5):
             while degraded():  # noqa: ASYNC110 - the flag has no event
                 await asyncio.sleep(0.05)
+        assert (await asyncio.to_thread(get, healthz))[0] == 200
     finally:
         api.on_call(None)
         stop.set()
         await asyncio.wait_for(running, 15)
+        await endpoint.stop()
     loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
     messages = [r.getMessage() for r in loud]
     assert len(loud) == 2, messages  # nothing else above DEBUG: no line per failed poll or send

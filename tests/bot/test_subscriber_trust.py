@@ -215,3 +215,22 @@ async def test_the_bot_speaks_the_digest_languages(bot: Harness) -> None:
     digest = bot.api.messages(45)[-1].plain
     assert "+1 autre" in digest and "+1 autres" not in digest  # French: one source more, singular
     assert "1 sujet ·" in digest
+
+
+async def test_a_scheduled_digest_has_a_human_title(bot: Harness) -> None:
+    await bot.say(42, "/language fr")
+    await bot.say(42, "/subscribe entity:Daech europol at:08:00")
+    europol = Piece("europol", "en", "Europol and Daesh propaganda", "Europol acted against Daesh.")
+    add_story(
+        bot.store, "daesh", [europol], at=bot.now() + timedelta(seconds=1), entities=["isis", "europol"]
+    )
+    now = bot.now()
+    next_slot = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC) + timedelta(
+        hours=8
+    )
+    bot.advance(next_slot - now + timedelta(minutes=1))  # the clock moves past the next 08:00 (UTC)
+    assert await asyncio.to_thread(bot.planner.plan_digests, bot.now()) == 1
+    await bot.delivered()
+    digest = bot.api.messages(42)[-1]
+    assert digest.plain.splitlines()[0] == "Votre synthèse de 08:00 : État islamique · europol"
+    check_html(digest.text)
