@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from bot.email import entity_label
 from bot.i18n import ADMIN_COMMANDS, FILTER_EXAMPLE, LANGUAGES, USER_COMMANDS, Html, t
 from bot.planner import zone
 from bot.render import LIMIT, escape, link, split_html, utf16_len
@@ -28,7 +27,7 @@ from bot.repository import OutboxItem, Subscriber, Subscription, format_times, p
 from monitor.errors import ConfigError
 from monitor.models import SourceState
 from summarizer.digest import StoryView, TrendingEntity, localize, parse_filter
-from summarizer.gazetteer import Gazetteer
+from summarizer.gazetteer import Gazetteer, display_name
 
 DEFAULT_TIME = time(8, 0)
 ALERT_WORDS = frozenset({"alerts", "alert", "alertes", "alerte"})
@@ -337,8 +336,7 @@ def latest_text(views: Sequence[StoryView], lang: str, title: str | None = None)
 
 def entity_name(key: str, gazetteer: Gazetteer, lang: str) -> str:
     """The entity's label in ``lang`` when the gazetteer has it, else the readable part of its key."""
-    entity = gazetteer.get(key)
-    return entity.name(lang) if entity else entity_label(key)
+    return display_name(key, gazetteer, lang)
 
 
 def trending_text(rows: Sequence[TrendingEntity], gazetteer: Gazetteer, lang: str) -> str:

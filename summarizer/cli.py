@@ -22,6 +22,7 @@ from rich.text import Text
 from monitor.cli import configured, handles_errors, json_option, load_settings, open_store, setup_logging
 from monitor.config import parse_duration
 from summarizer.digest import Digest, build_digest, localize, parse_filter, trending
+from summarizer.gazetteer import default_gazetteer, display_name
 from summarizer.repository import NlpRepository, StoryRow
 from summarizer.settings import SummarizerSettings
 
@@ -75,12 +76,17 @@ def _window(since: str) -> datetime:
         raise click.BadParameter(str(exc), param_hint="--since") from exc
 
 
+def _json_value(value: object) -> object:
+    """JSON for what ``json`` cannot write: times as ISO 8601, sets as sorted lists (never a Python repr)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    return str(value)
+
+
 def _echo_json(value: Any) -> None:
-    click.echo(
-        json.dumps(
-            value, ensure_ascii=False, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)
-        )
-    )
+    click.echo(json.dumps(value, ensure_ascii=False, default=_json_value))
 
 
 @click.command("summarize")
@@ -202,11 +208,12 @@ def stories_show(story_id: str, as_json: bool) -> None:
         )
 
 
-def print_digest(digest: Digest) -> None:
+def print_digest(digest: Digest, lang: str | None = None) -> None:
     out.rule(
         f"veille digest: {len(digest.stories)} stories, {digest.since:%Y-%m-%d %H:%M} to "
         f"{digest.until:%Y-%m-%d %H:%M} UTC"
     )
+    names = default_gazetteer()
     for n, story in enumerate(digest.stories, 1):
         out.print(Text(f"{n}. {story.headline}", style="bold"))
         for sentence in story.sentences:
@@ -214,13 +221,19 @@ def print_digest(digest: Digest) -> None:
         out.print(
             Text(
                 f"   {story.sources} sources · {', '.join(story.languages)} · "
-                f"{', '.join(story.entities[:5])} · importance {story.importance:.1f}",
+                f"{', '.join(display_name(k, names, lang) for k in story.entities[:5])} · "
+                f"importance {story.importance:.1f}",
                 style="dim",
             )
         )
     if digest.trending:
         out.print(
-            Text("trending: " + ", ".join(f"{t.key} {t.count} ({t.previous})" for t in digest.trending))
+            Text(
+                "trending: "
+                + ", ".join(
+                    f"{display_name(t.key, names, lang)} {t.count} ({t.previous})" for t in digest.trending
+                )
+            )
         )
 
 
@@ -256,7 +269,7 @@ def digest_cmd(since: str, lang: str | None, query: str, limit: int, as_json: bo
     if as_json:
         _echo_json(asdict(digest))
     else:
-        print_digest(digest)
+        print_digest(digest, lang)
 
 
 @click.group("eval")

@@ -424,3 +424,13 @@ def _pydantic_problem(err: Any, root: yaml.Node, name: str) -> ConfigError:
     elif err["type"] == "string_pattern_mismatch":
         hint = "ids: lowercase letters, digits, '-' or '_'; languages: ISO 639-1 codes like 'en'"
     return ConfigError(message, path=name, line=_line(node), hint=hint)
+
+
+def display_name(key: str, gazetteer: Gazetteer | None, lang: str | None = None) -> str:
+    """What a reader sees for an entity key: the gazetteer's name in ``lang`` for a canonical id; for an entity
+    not in the gazetteer (``unk:place:france``), its name with capitals when it was stored in lower case."""
+    entity = gazetteer.get(key) if gazetteer is not None else None
+    if entity is not None:
+        return entity.name(lang)
+    name = key.split(":", 2)[2] if key.startswith("unk:") and key.count(":") >= 2 else key
+    return " ".join(w[:1].upper() + w[1:] for w in name.split(" ")) if name.islower() else name

@@ -55,6 +55,7 @@ def test_summarize_stories_digest_and_eval(sqlite_url: str, tmp_path: Path) -> N
     assert digest.returncode == 0, digest.stderr[-2000:]
     picked = json.loads(digest.stdout)["stories"]
     assert picked and all("isis" in s["entities"] for s in picked)
+    assert "frozenset" not in digest.stdout and all(isinstance(s["tags"], list) for s in picked)  # no reprs
     assert [s["importance"] for s in picked] == sorted((s["importance"] for s in picked), reverse=True)
 
     fr = veille(["digest", "--since", "36500d", "--lang", "fr", "--json"], env, tmp_path)

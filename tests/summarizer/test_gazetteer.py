@@ -12,6 +12,7 @@ from summarizer.gazetteer import (
     Gazetteer,
     GazetteerError,
     default_gazetteer,
+    display_name,
     load_gazetteer,
     normalize_alias,
 )
@@ -314,3 +315,11 @@ def test_aliases_may_share_a_name_in_languages_that_do_not_overlap(tmp_path: Pat
         "ghost",
         "isis",
     ]
+
+
+def test_display_names_never_show_internal_keys() -> None:
+    gazetteer = default_gazetteer()
+    assert display_name("isis", gazetteer, "fr") == "État islamique"
+    assert display_name("unk:place:france", gazetteer, "en") == "France"
+    assert display_name("unk:person:jean dupont", None) == "Jean Dupont"
+    assert display_name("unk:org:iPhone Labs", None) == "iPhone Labs"  # written with capitals: kept as it is

@@ -26,6 +26,8 @@ from summarizer.summaries import (
     importance,
     is_content,
     lead3,
+    leans_back,
+    main_language,
     normalize_lang,
     split_sentences,
     strip_dateline,
@@ -177,15 +179,59 @@ def test_summaries_prefer_the_wanted_language(cases: list[SummaryCase], embed: E
             assert summary.sentences[0].lang == lang or sum(s.lang == lang for s in summary.sentences) >= 2
 
 
-def test_the_language_preference_is_a_bonus_not_a_filter(cases: list[SummaryCase], embed: EmbedFn) -> None:
-    """When the wanted language has fewer good sentences than asked for, the others come from other languages."""
+def test_a_summary_is_in_one_language(cases: list[SummaryCase], embed: EmbedFn) -> None:
+    """The wanted language when the story has it (fewer sentences rather than another language's), else the
+    story's main language; never several languages in one summary, headline included."""
     case = _case(cases, "interpol-fraud-op")
     german = next(a for a in case.articles if a.lang == "de")
     short = replace(german, text=" ".join(split_sentences(german.text, "de")[:2]))
     articles = [short if a is german else a for a in case.articles]
     summary = summarize(articles, embed, lang="de", max_sentences=3)
-    assert sorted(s.lang for s in summary.sentences if s.lang == "de") == ["de", "de"]
-    assert len(summary.sentences) == 3 and summary.headline == german.title
+    assert [s.lang for s in summary.sentences] == ["de", "de"] and summary.headline == german.title
+    for lang in (None, "pt"):  # no wanted language, or one the story lacks: its main language
+        other = summarize(articles, embed, lang=lang, max_sentences=3)
+        main = main_language(articles)
+        assert {s.lang for s in other.sentences} == {main}
+        assert next(a for a in articles if a.id == other.headline_article_id).lang == main
+
+
+@pytest.mark.parametrize(
+    ("sentence", "lang", "leans"),
+    [
+        ("He added that the servers were seized.", "en", True),
+        ("However, the court disagreed.", "en", True),
+        ("Europol said 12 servers were seized.", "en", False),
+        ("Mais le tribunal a refusé.", "fr", True),
+        ("« Mais nous continuerons », a dit le ministre.", "fr", True),
+        ("Le tribunal a refusé.", "fr", False),
+        ("Dabei wurden 12 Server beschlagnahmt.", "de", True),
+        ("Sin embargo, la policía detuvo a dos.", "es", True),
+        ("لكن الشرطة اعتقلت اثنين.", "ar", True),
+        ("Theyre not a pronoun here.", "xx", False),
+    ],
+)
+def test_sentences_that_lean_on_the_one_before(sentence: str, lang: str, leans: bool) -> None:
+    assert leans_back(sentence, lang) is leans
+
+
+def test_the_lead_can_stand_alone(embed: EmbedFn) -> None:
+    first = SummaryArticle(
+        "a1",
+        "en",
+        "Europol takes down a market",
+        "Europol said on Monday that police took down a dark web market in a joint operation. "
+        "He added that 12 people were arrested in four countries after months of investigation.",
+        datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    later = replace(
+        first,
+        id="a2",
+        text="It was the largest operation against such a market this year, according to the agency. "
+        "Police in Germany and the Netherlands seized servers and cryptocurrency worth millions.",
+        published=datetime(2026, 1, 2, tzinfo=UTC),
+    )
+    summary = summarize([first, later], embed, lang="en", max_sentences=4)
+    assert summary.sentences and not leans_back(summary.sentences[0].text, "en")
 
 
 def test_story_counts_and_times(cases: list[SummaryCase], embed: EmbedFn) -> None:
