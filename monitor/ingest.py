@@ -8,6 +8,10 @@ For each normalized article, in feed order:
 2. **copy** — another stored article has the same content hash, or a SimHash within
    ``NEAR_DUPLICATE_MAX_DISTANCE`` bits among recent articles (a syndicated wire copy, a re-titled
    republication): store it with ``duplicate_of`` set, so downstream stages skip it but nothing is lost.
+   The original is the earliest published: when the one arriving was published before the stored one (both
+   dates given by their sources, not estimated), the roles swap: it is stored as the original, and the stored
+   one and its copies become its copies (an agency's release polled after a wire's copy of it stays the
+   original, whatever the order of the polls).
 3. **new** — store it.
 
 Inserts are idempotent (``ON CONFLICT DO NOTHING``): a retried poll after a crash stores nothing twice.
@@ -68,6 +72,7 @@ def ingest(tx: StoreTx, articles: Sequence[Article], source_id: str, now: dateti
     )
     fresh: list[Article] = []
     sightings: list[tuple[str, str, str | None, datetime]] = []
+    swaps: list[tuple[str, str]] = []  # (new original, the stored article it replaces as the original)
     for article in articles:
         existing = known.existing(article)
         if existing is None:
@@ -76,6 +81,9 @@ def ingest(tx: StoreTx, articles: Sequence[Article], source_id: str, now: dateti
                 existing = same[0]  # the same content again from the same source, under a new URL or GUID
             else:
                 original = same[0] if same is not None else near.closest(article)
+                if original is not None and _published_before(tx, article, original):
+                    swaps.append((article.id, original))
+                    original = None
                 article = replace(article, duplicate_of=original)
         if existing is not None:
             sightings.append((existing, source_id, article.guid, now))
@@ -86,6 +94,9 @@ def ingest(tx: StoreTx, articles: Sequence[Article], source_id: str, now: dateti
         fresh.append(article)
     inserted = tx.insert_articles(fresh)
     tx.add_sightings(sightings)
+    for new, old in swaps:
+        if new in inserted:
+            tx.make_original(new, old)
     counts.unchanged = len(articles) - len(inserted)
     for article in fresh:
         if article.id not in inserted:
@@ -98,6 +109,14 @@ def ingest(tx: StoreTx, articles: Sequence[Article], source_id: str, now: dateti
             if not article.published_estimated:
                 counts.new_published.append(article.published_at)
     return counts
+
+
+def _published_before(tx: StoreTx, article: Article, original: str) -> bool:
+    """Whether ``article`` was published before the stored ``original`` (both dates from their sources)."""
+    if article.published_estimated:
+        return False
+    stored = tx.published_times([original]).get(original)
+    return stored is not None and article.published_at < stored
 
 
 def unseen(store: Store, articles: Sequence[Article]) -> list[Article]:

@@ -30,7 +30,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Select, create_engine, event, func, select, union_all
+from sqlalchemy import Connection, Engine, Select, create_engine, event, func, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping, make_url
 from sqlalchemy.exc import ArgumentError
@@ -318,6 +318,27 @@ class StoreTx:
         inserted = set(self._conn.execute(stmt, [_article_values(a) for a in batch]).scalars())
         self.add_sightings([(a.id, a.source_id, a.guid, a.first_seen_at) for a in batch if a.id in inserted])
         return inserted
+
+    def published_times(self, ids: Sequence[str]) -> dict[str, datetime]:
+        """id -> publication time, for the stored articles of ``ids`` whose date came from the source (an
+        estimated date, the first-seen fallback, is left out: it says nothing about who published first)."""
+        found: dict[str, datetime] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids)), 500):
+            query = select(articles.c.id, articles.c.published_at).where(
+                articles.c.id.in_(chunk), articles.c.published_estimated.is_(False)
+            )
+            found.update({row.id: row.published_at for row in self._conn.execute(query)})
+        return found
+
+    def make_original(self, article_id: str, copy_of: str) -> None:
+        """``article_id`` (stored) becomes the original of ``copy_of``, which was, and of that one's copies."""
+        self._conn.execute(
+            update(articles)
+            .where(
+                or_(articles.c.id == copy_of, articles.c.duplicate_of == copy_of), articles.c.id != article_id
+            )
+            .values(duplicate_of=article_id)
+        )
 
     def insert_article(self, article: Article) -> bool:
         """Insert unless the id or canonical URL is already stored; True if inserted (see ``insert_articles``)."""

@@ -449,7 +449,7 @@ def eval_entities(
 @json_option
 @handles_errors
 def eval_summaries(path: Path, lang: str, embedder: str, as_json: bool) -> None:
-    """ROUGE-1/2/L of the extractive summaries against references, next to a lead-3 baseline."""
+    """ROUGE-1/2/L (rouge-score) of the full and digest summaries, next to the length-matched lead and lead-3."""
     from summarizer.embeddings import load_embedder
     from summarizer.rouge import evaluate_summaries, format_scores
 

@@ -128,7 +128,7 @@ class Summarizer:
         results: list[ProcessedArticle] = []
         touched: set[str] = set()
         # The clusterer's clock follows publication times: within a batch, feed articles in that order.
-        for article in sorted(pending, key=lambda a: (a.published_at, a.id)):
+        for article in sorted(pending, key=publication_order):
             found, error = entities[article.id]
             story = self.clusterer.add(_input(article, vectors[article.id], frozenset(found.counts)))
             touched.add(story)
@@ -220,6 +220,18 @@ class Summarizer:
 
     def _articles(self, ids: Sequence[str]) -> list[Article]:
         return self.repo.articles(ids)
+
+
+def publication_order(article: Article) -> tuple[datetime, bool, str, str, str]:
+    """Published first; at the same time originals before copies, then by source and title (an id hashes the
+    URL, which can change between runs, e.g. its port: it only breaks what is left)."""
+    return (
+        article.published_at,
+        article.duplicate_of is not None,
+        article.source_id,
+        article.title,
+        article.id,
+    )
 
 
 def _input(article: Article, vector: Sequence[float], keys: frozenset[str]) -> ClusterInput:

@@ -1,22 +1,21 @@
-"""ROUGE metrics and the evaluation of extractive summaries against reference summaries.
+"""ROUGE with Google's ``rouge-score`` (the implementation the field reports with) and the evaluation of the
+extractive summaries against reference summaries.
 
-Metrics (pure Python, no stemming, no stop-word removal):
-
-1. :func:`tokenize`: the text in Unicode NFC, lower-cased, cut into runs of letters and digits; a combining
-   mark (an Arabic vowel sign, a decomposed accent) stays inside its word, so accents are preserved
-   ("été" and "ete" are different words) and every script is tokenized the same way.
-2. :func:`rouge_n`: ROUGE-N, the clipped overlap of word n-grams; recall = overlap / reference n-grams,
-   precision = overlap / candidate n-grams, F1 their harmonic mean (0 when either side is empty).
-3. :func:`rouge_l`: ROUGE-L, from the longest common subsequence of the two token sequences (the whole
-   text as one sequence, as ``rougeL`` of Google's rouge-score; not the sentence-level ``rougeLsum``);
-   time is len(candidate) x len(reference), so it is meant for summaries, not whole articles.
+Metrics: :func:`rouge` gives ROUGE-1, ROUGE-2 and ROUGE-L (``rougeL``: the whole text as one sequence) F1,
+precision and recall. English is scored exactly as published figures are (rouge-score's tokenizer and Porter
+stemmer); for any other language rouge-score's tokenizer would keep only ``a-z0-9`` (it drops every accented
+or non-Latin word), so :func:`tokenize` is used instead: Unicode NFC, lower case, runs of letters and digits,
+combining marks (an Arabic vowel sign, a decomposed accent) inside their word, no stemming.
 
 Evaluation: :func:`evaluate_summaries` reads the project's summaries format (JSON Lines of ``{"story",
 "reference", "articles": [{"id", "lang", "title", "text"}]}``), or :func:`load_wikinewssum` turns the
 WikinewsSum sample (the Wikinews article is the reference, its sources the story) into the same cases;
-:func:`evaluate_cases` summarizes each story with :func:`summarizer.summaries.summarize` and with the
-lead-3 baseline (:func:`summarizer.summaries.lead3`: the first three sentences of the first article,
-in the wanted language when the story has one) and averages ROUGE-1/2/L over stories (macro average).
+:func:`evaluate_cases` scores, per story, macro-averaged:
+
+- the full summary (:func:`summarizer.summaries.summarize` with ``words=FULL_WORDS``) next to the
+  length-matched lead baseline (:func:`summarizer.summaries.lead_words`: the first sentences of each article in
+  turn, as many words as the full summary has);
+- the digest's summary (3 sentences) next to lead-3 (:func:`summarizer.summaries.lead3`).
 """
 
 from __future__ import annotations
@@ -25,15 +24,16 @@ import html
 import json
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from summarizer.metrics import PRF, prf
-from summarizer.summaries import EmbedFn, SummaryArticle, lead3, summarize
+from rouge_score import rouge_scorer, tokenizers
+
+from summarizer.metrics import PRF
+from summarizer.summaries import FULL_WORDS, EmbedFn, SummaryArticle, lead3, lead_words, summarize
 
 # Articles of the evaluation files carry no dates: they get these, one minute apart, in file order.
 _EVAL_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -60,12 +60,15 @@ class SummaryCase:
 
 @dataclass(frozen=True, slots=True)
 class SummaryScores:
-    """Macro-averaged ROUGE of our summaries and of the lead-3 baseline over ``stories`` stories."""
+    """Macro-averaged ROUGE over ``stories`` stories: the full summary and the length-matched lead baseline,
+    the digest's summary and lead-3; ``words``: the full summary's mean length."""
 
     stories: int
+    full: RougeScores
+    lead: RougeScores
     ours: RougeScores
     lead3: RougeScores
-    baseline: str = "lead-3 of the first article (in the wanted language when the story has one)"
+    words: float = 0.0
 
 
 def tokenize(text: str) -> list[str]:
@@ -83,51 +86,24 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-def _score(overlap: int, candidate_total: int, reference_total: int) -> RougeScore:
-    if overlap == 0 or candidate_total == 0 or reference_total == 0:
-        return RougeScore(0.0, 0.0, 0.0)
-    return prf(overlap / candidate_total, overlap / reference_total)
+class _UnicodeTokenizer(tokenizers.Tokenizer):  # type: ignore[misc]  # rouge-score has no type hints
+    """rouge-score's tokenizer interface over :func:`tokenize` (every script, no stemming)."""
+
+    def tokenize(self, text: str) -> list[str]:
+        return tokenize(text)
 
 
-def _ngrams(tokens: Sequence[str], n: int) -> Counter[tuple[str, ...]]:
-    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+_TYPES = ["rouge1", "rouge2", "rougeL"]
+_ENGLISH = rouge_scorer.RougeScorer(_TYPES, use_stemmer=True)
+_UNICODE = rouge_scorer.RougeScorer(_TYPES, tokenizer=_UnicodeTokenizer())
 
 
-def rouge_n(candidate: str, reference: str, n: int) -> RougeScore:
-    """ROUGE-N of a candidate text against a reference text (n >= 1)."""
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    cand = _ngrams(tokenize(candidate), n)
-    ref = _ngrams(tokenize(reference), n)
-    overlap = sum((cand & ref).values())
-    return _score(overlap, sum(cand.values()), sum(ref.values()))
-
-
-def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
-    """Length of the longest common subsequence of two token sequences (one DP row, O(len(a)*len(b)))."""
-    if len(a) < len(b):
-        a, b = b, a
-    previous = [0] * (len(b) + 1)
-    for token in a:
-        current = [0]
-        for j, other in enumerate(b, start=1):
-            current.append(previous[j - 1] + 1 if token == other else max(previous[j], current[j - 1]))
-        previous = current
-    return previous[-1]
-
-
-def rouge_l(candidate: str, reference: str) -> RougeScore:
-    """ROUGE-L (F1 with beta = 1) of a candidate text against a reference text."""
-    cand = tokenize(candidate)
-    ref = tokenize(reference)
-    return _score(lcs_length(cand, ref), len(cand), len(ref))
-
-
-def rouge(candidate: str, reference: str) -> RougeScores:
-    """ROUGE-1, ROUGE-2 and ROUGE-L of a candidate against a reference."""
-    return RougeScores(
-        rouge_n(candidate, reference, 1), rouge_n(candidate, reference, 2), rouge_l(candidate, reference)
-    )
+def rouge(candidate: str, reference: str, lang: str | None = "en") -> RougeScores:
+    """ROUGE-1, ROUGE-2 and ROUGE-L of a candidate against a reference, by rouge-score (module docstring)."""
+    scorer = _ENGLISH if (lang or "en").lower().startswith("en") else _UNICODE
+    found = scorer.score(reference, candidate)
+    one, two, lcs = (RougeScore(found[k].precision, found[k].recall, found[k].fmeasure) for k in _TYPES)
+    return RougeScores(one, two, lcs)
 
 
 def _mean(scores: Sequence[RougeScore]) -> RougeScore:
@@ -224,13 +200,27 @@ def load_wikinewssum(path: Path) -> list[SummaryCase]:
 
 
 def evaluate_cases(cases: Sequence[SummaryCase], embed: EmbedFn, lang: str | None = "en") -> SummaryScores:
-    """ROUGE of :func:`summarize` and of :func:`lead3` against each case's reference, averaged over cases."""
-    ours, baseline = [], []
+    """ROUGE of the full and the digest summaries and of their baselines against each case's reference."""
+    full, lead, ours, baseline, lengths = [], [], [], [], []
     for case in cases:
-        summary = summarize(case.articles, embed, lang=lang)
-        ours.append(rouge(" ".join(s.text for s in summary.sentences), case.reference))
-        baseline.append(rouge(" ".join(lead3(case.articles, lang)), case.reference))
-    return SummaryScores(stories=len(cases), ours=mean_scores(ours), lead3=mean_scores(baseline))
+        long = " ".join(
+            s.text for s in summarize(case.articles, embed, lang=lang, words=FULL_WORDS).sentences
+        )
+        words = len(long.split())
+        lengths.append(words)
+        full.append(rouge(long, case.reference, lang))
+        lead.append(rouge(" ".join(lead_words(case.articles, words, lang)), case.reference, lang))
+        short = summarize(case.articles, embed, lang=lang)
+        ours.append(rouge(" ".join(s.text for s in short.sentences), case.reference, lang))
+        baseline.append(rouge(" ".join(lead3(case.articles, lang)), case.reference, lang))
+    return SummaryScores(
+        len(cases),
+        mean_scores(full),
+        mean_scores(lead),
+        mean_scores(ours),
+        mean_scores(baseline),
+        sum(lengths) / (len(lengths) or 1),
+    )
 
 
 def evaluate_summaries(path: Path, embed: EmbedFn, lang: str | None = "en") -> SummaryScores:
@@ -239,12 +229,17 @@ def evaluate_summaries(path: Path, embed: EmbedFn, lang: str | None = "en") -> S
 
 
 def format_scores(scores: SummaryScores) -> str:
-    """A small table of F1 (and recall) per metric, ours next to the baseline."""
+    """F1 (and recall) per metric: the full summary next to the length-matched lead, then the digest's summary
+    next to lead-3 (rouge-score)."""
     lines = [
-        f"{scores.stories} stories; baseline: {scores.baseline}",
-        f"{'':10}{'ours F1 (R)':>16}{'lead-3 F1 (R)':>18}",
+        f"{scores.stories} stories; full summary {scores.words:.0f} words on average; ROUGE by rouge-score",
+        f"{'':8}{'full F1 (R)':>15}{'lead F1 (R)':>15}{'digest F1 (R)':>17}{'lead-3 F1 (R)':>17}",
     ]
     for name in ("rouge1", "rouge2", "rougeL"):
-        mine, base = getattr(scores.ours, name), getattr(scores.lead3, name)
-        lines.append(f"{name:10}{mine.f1:>9.3f} ({mine.recall:.3f}){base.f1:>11.3f} ({base.recall:.3f})")
+        cells = [getattr(getattr(scores, part), name) for part in ("full", "lead", "ours", "lead3")]
+        widths = (15, 15, 17, 17)
+        lines.append(
+            name.ljust(8)
+            + "".join(f"{c.f1:.3f} ({c.recall:.3f})".rjust(w) for c, w in zip(cells, widths, strict=True))
+        )
     return "\n".join(lines)

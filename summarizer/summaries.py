@@ -31,8 +31,11 @@ Stages of :func:`summarize`, in order:
    ``LANG_BONUS`` 0.2, ``lambda_`` 0.7) were checked on tests/fixtures/stories/multilingual_summaries.jsonl
    and the WikinewsSum sample: ROUGE moves by about 0.01-0.02 across 0-0.2 / 0.1-0.3 / 0.5-0.85.
 
-:func:`summarize_each` does this for several wanted languages with one embedding call.
-:func:`importance` scores a summary (formula in its docstring); :func:`lead3` is the lead-3 baseline.
+:func:`summarize_each` does this for several wanted languages with one embedding call. Two lengths: the
+digest's few sentences (``max_sentences``), and the full summary (``words``: sentences are taken until about
+that many words, ``FULL_WORDS`` for /story, the email and ``stories show``).
+:func:`importance` scores a summary (formula in its docstring); :func:`lead3` is the lead-3 baseline and
+:func:`lead_words` the length-matched lead baseline (the first sentences of each article in turn).
 Bad input (empty text or title, an unknown language, a huge article, naive dates) gives a result; only
 an empty list of articles is refused (a story has at least one article).
 """
@@ -60,6 +63,7 @@ MAX_TEXT_CHARS = 20_000
 MAX_SENTENCES_PER_ARTICLE = 30
 MAX_CANDIDATES = 300  # per story: bounds the embedding work of a story with hundreds of articles
 MIN_WORDS, MAX_WORDS = 6, 70
+FULL_WORDS = 150  # the full summary: about this many words (at most FULL_WORDS * 4 / 3)
 LEAD_BONUS = 0.1
 LANG_BONUS = 0.2
 REDUNDANT = 0.8
@@ -340,9 +344,13 @@ def summarize(
     lang: str | None = None,
     max_sentences: int = 3,
     lambda_: float = 0.7,
+    words: int | None = None,
 ) -> StorySummary:
-    """Headline, up to ``max_sentences`` summary sentences and counts for one story (module docstring)."""
-    return summarize_each(articles, embed, (lang,), max_sentences=max_sentences, lambda_=lambda_)[lang]
+    """Headline, up to ``max_sentences`` summary sentences (or about ``words`` words) and counts for one story
+    (module docstring)."""
+    return summarize_each(
+        articles, embed, (lang,), max_sentences=max_sentences, lambda_=lambda_, words=words
+    )[lang]
 
 
 def summarize_each(
@@ -352,6 +360,7 @@ def summarize_each(
     *,
     max_sentences: int = 3,
     lambda_: float = 0.7,
+    words: int | None = None,
 ) -> dict[str | None, StorySummary]:
     """``summarize`` for several wanted languages at the cost of one: the sentences are embedded once."""
     if not articles:
@@ -377,7 +386,11 @@ def summarize_each(
             written,
         )
         picked = [candidates[i] for i in keep]
-        chosen = _mmr(_relevance(body[keep], picked, usable, written), body[keep], max_sentences, lambda_)
+        relevance = _relevance(body[keep], picked, usable, written)
+        if words is None:
+            chosen = _mmr(relevance, body[keep], max_sentences, lambda_)
+        else:
+            chosen = _within_words(_mmr(relevance, body[keep], len(picked), lambda_), picked, words)
         sentences = _standalone_first(_in_reading_order(chosen, picked, usable))
         stand_in = sentences[0] if sentences else SummarySentence("", usable[0].id, -1, "")  # when no title
         headline_text, headline_id = (
@@ -394,6 +407,22 @@ def summarize_each(
             last_update=max(moments),
         )
     return results
+
+
+def _within_words(ranked: Sequence[int], candidates: Sequence[_Candidate], words: int) -> list[int]:
+    """The best-ranked sentences until about ``words`` words: a sentence that would pass a third more than
+    ``words`` is skipped (a shorter one may still fit); the first is always taken."""
+    chosen: list[int] = []
+    total = 0
+    for index in ranked:
+        size = len(candidates[index].text.split())
+        if chosen and total + size > words * 4 // 3:
+            continue
+        chosen.append(index)
+        total += size
+        if total >= words:
+            break
+    return chosen
 
 
 def main_language(articles: Sequence[SummaryArticle]) -> str | None:
@@ -458,6 +487,23 @@ def lead3(articles: Sequence[SummaryArticle], lang: str | None = None) -> list[s
         sentences = split_sentences(article.text[:MAX_TEXT_CHARS], article.lang)
         return [s for s in sentences if is_content(s)][:3]
     return []
+
+
+def lead_words(articles: Sequence[SummaryArticle], words: int, lang: str | None = None) -> list[str]:
+    """The length-matched lead baseline: the first content sentence of each article (in published order, those
+    in the wanted language when the story has any), then the second of each, ... until ``words`` words."""
+    usable = sorted(_usable(articles), key=lambda a: _aware(a.published))
+    wanted = normalize_lang(lang) if lang else None
+    usable = [a for a in usable if normalize_lang(a.lang) == wanted] or usable
+    leads = [[s for s in split_sentences(a.text[:MAX_TEXT_CHARS], a.lang) if is_content(s)] for a in usable]
+    chosen: list[str] = []
+    total = 0
+    for rank in range(max((len(x) for x in leads), default=0)):
+        for sentences in leads:
+            if rank < len(sentences) and total < words:
+                chosen.append(sentences[rank])
+                total += len(sentences[rank].split())
+    return chosen
 
 
 def importance(summary: StorySummary, *, agencies: int, growth_per_hour: float) -> float:

@@ -412,6 +412,37 @@ async def test_syndicated_copy_on_another_source_is_a_duplicate(
     assert poller.store.list_articles(source_id="paper", include_duplicates=False) == []
 
 
+async def test_the_earliest_published_stays_the_original_whatever_the_poll_order(
+    poller: Poller, http_server: LoopbackServer
+) -> None:
+    """A wire's copy (07:07) is polled before the agency's release it copies (06:27): the release becomes the
+    original, the copy and the copy's own copies point at it."""
+    release = text(42, 120)
+    wire = rss20([("Europol dismantles network", "https://wire.example.org/1", "w1")])
+    wire = wire.replace(text(seed_of("Europol dismantles network")), release + " (wire)")
+    wire = wire.replace("Mon, 30 Nov 2026 08:00:00 GMT", "Mon, 30 Nov 2026 07:07:00 GMT")
+    paper = rss20([("Europol: network dismantled", "https://paper.example.com/x", "p1")])
+    paper = paper.replace(text(seed_of("Europol: network dismantled")), release + " Read more.")
+    paper = paper.replace("Mon, 30 Nov 2026 08:00:00 GMT", "Mon, 30 Nov 2026 07:30:00 GMT")
+    agency = rss20([("Europol dismantles a criminal network", "https://europol.example.eu/pr/1", "e1")])
+    agency = agency.replace(text(seed_of("Europol dismantles a criminal network")), release)
+    agency = agency.replace("Mon, 30 Nov 2026 08:00:00 GMT", "Mon, 30 Nov 2026 06:27:00 GMT")
+    for path, body in (("/wire", wire), ("/paper", paper), ("/agency", agency)):
+        http_server.route(path, body, headers=RSS_CT)
+    polled = [
+        await poller.poll(SourceConfig(id=name, name=name, kind="feed", url=http_server.url(f"/{name}")))
+        for name in ("wire", "paper", "agency")
+    ]
+    assert [(o.new, o.duplicates) for o in polled] == [(1, 0), (0, 1), (1, 0)]
+    store = poller.store
+    [original] = store.list_articles(source_id="agency", include_duplicates=True)
+    [wire_copy] = store.list_articles(source_id="wire", include_duplicates=True)
+    [paper_copy] = store.list_articles(source_id="paper", include_duplicates=True)
+    assert original.duplicate_of is None
+    assert wire_copy.duplicate_of == paper_copy.duplicate_of == original.id
+    assert store.list_articles(source_id="wire", include_duplicates=False) == []
+
+
 async def test_repeated_permanent_failures_pause_the_source(
     sqlite_url: str, http_server: LoopbackServer
 ) -> None:

@@ -401,19 +401,23 @@ def test_rouge_on_the_multilingual_set(embed: EmbedFn) -> None:
     scores = evaluate_summaries(SUMMARIES_FILE, embed, lang="en")
     print("\nmultilingual set, lang=en\n" + format_scores(scores))
     assert scores.stories == 15
-    # Measured: ours 0.555 / 0.307 / 0.400, lead-3 0.592 / 0.345 / 0.442 (F1 of ROUGE-1 / 2 / L).
-    assert scores.ours.rouge1.f1 >= 0.52
-    assert scores.ours.rouge2.f1 >= 0.27
+    # Measured (rouge-score, F1 of ROUGE-1 / 2 / L): digest 0.563 / 0.311 / 0.403, lead-3 0.611 / 0.348 /
+    # 0.448; full summary 0.511 / 0.285 / 0.364, length-matched lead 0.510 / 0.284 / 0.369.
+    assert scores.ours.rouge1.f1 >= 0.53
+    assert scores.ours.rouge2.f1 >= 0.28
     assert scores.ours.rougeL.f1 >= 0.37
-    assert scores.lead3.rouge1.f1 >= 0.55
+    assert scores.full.rouge1.f1 >= 0.48
+    assert scores.lead3.rouge1.f1 >= 0.58
 
 
 def test_rouge_on_wikinewssum(embed: EmbedFn) -> None:
     cases = load_wikinewssum(shared_data("stories", "wikinewssum-sample", "endataset.json"))
     scores = evaluate_cases(cases, embed, lang="en")
     print("\nWikinewsSum sample, lang=en\n" + format_scores(scores))
-    # Measured: ours 0.238 / 0.066 / 0.141, lead-3 0.212 / 0.067 / 0.131 (F1 of ROUGE-1 / 2 / L).
-    assert scores.ours.rouge1.f1 >= 0.225
-    assert scores.ours.rouge2.f1 >= 0.058
-    assert scores.ours.rougeL.f1 >= 0.133
+    # Measured (rouge-score, F1 of ROUGE-1 / 2 / L): digest 0.249 / 0.068 / 0.143, lead-3 0.220 / 0.069 /
+    # 0.135; full summary 0.300 / 0.080 / 0.153, length-matched lead 0.294 / 0.082 / 0.151.
+    assert scores.ours.rouge1.f1 >= 0.235
+    assert scores.ours.rouge2.f1 >= 0.06
+    assert scores.ours.rougeL.f1 >= 0.135
     assert scores.ours.rouge1.f1 > scores.lead3.rouge1.f1
+    assert scores.full.rouge1.f1 >= 0.285 and scores.full.rouge1.f1 > scores.lead.rouge1.f1
