@@ -216,7 +216,7 @@ def render_text(digest: Digest, *, lang: str, day: date, unsubscribe: str | None
     for number, original in enumerate(digest.stories, 1):
         story = localize(original, lang)
         lines.append(f"{number}. {story.headline}")
-        lines += [f"   {sentence.text}" for sentence in story.sentences]
+        lines += [f"   {sentence.text}" for sentence in story.full_sentences or story.sentences]
         meta = f"{_label(lang, 'languages')}: {', '.join(story.languages)}"
         if story.entities:
             meta += f" | {_label(lang, 'entities')}: {', '.join(map(entity_label, story.entities))}"
@@ -244,7 +244,7 @@ def _story_html(original: StoryView, lang: str) -> str:
     title = _a(url, story.headline) if url else _e(story.headline)
     head_lang = f' lang="{_e(story.headline_lang)}"' if story.headline_lang else ""
     parts = [f'<h2 dir="auto"{head_lang} style="{_S_H2}">{title}</h2>']
-    for sentence in story.sentences:
+    for sentence in story.full_sentences or story.sentences:  # the email has room for the full summary
         sent_lang = f' lang="{_e(sentence.lang)}"' if sentence.lang else ""
         parts.append(f'<p dir="auto"{sent_lang} style="{_S_P}">{_e(sentence.text)}</p>')
     links = " · ".join(_a(u, label) for label, u in _links(story))
@@ -296,7 +296,7 @@ def _story_dict(story: StoryView) -> dict[str, object]:
         "headline_lang": story.headline_lang,
         "sentences": [
             {"text": s.text, "article_id": s.article_id, "position": s.position, "url": s.url, "lang": s.lang}
-            for s in story.sentences
+            for s in story.full_sentences or story.sentences
         ],
         "entities": list(story.entities),
         "languages": list(story.languages),

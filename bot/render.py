@@ -449,7 +449,8 @@ def render_story_full(
     code = _code(lang)
     story = localize(view, base_lang(lang))
     colon = _label(code, "colon")
-    blocks = [_headline(story, code, None) + "\n" + "\n".join(escape(s.text) for s in story.sentences)]
+    summary = story.full_sentences or story.sentences  # the full summary when the story has one
+    blocks = [_headline(story, code, None) + "\n" + "\n".join(escape(s.text) for s in summary)]
     links = _source_links(story)
     if links:
         lines = [f"• {link(url, label)}" for label, url in links]

@@ -191,7 +191,7 @@ def stories_show(story_id: str, as_json: bool) -> None:
         return
     out.print(Text(story.headline or story.id, style="bold"))
     summary = story.summary or {}
-    for sentence in summary.get("sentences", []):
+    for sentence in summary.get("full") or summary.get("sentences", []):  # the full summary when stored
         out.print(Text(f"  • {sentence['text']}  [{sentence['article_id']}#{sentence['position']}]"))
     out.print(Text(f"entities: {', '.join(summary.get('entities', []))}"))
     out.print(

@@ -53,6 +53,7 @@ class StoryVariant:
     headline: str
     headline_lang: str | None
     sentences: tuple[DigestSentence, ...]
+    full_sentences: tuple[DigestSentence, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ class StoryView:
     sources_list: tuple[
         tuple[str, str], ...
     ] = ()  # (source id, url) of the story's articles, first seen first
+    full_sentences: tuple[DigestSentence, ...] = ()  # the full summary (about 150 words), when stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +181,7 @@ def localize(story: StoryView, lang: str | None) -> StoryView:
                 headline=variant.headline,
                 headline_lang=variant.headline_lang,
                 sentences=variant.sentences,
+                full_sentences=variant.full_sentences,
             )
     return story
 

@@ -32,7 +32,15 @@ from summarizer.embeddings import Embedder, decode_vector, embedding_text, encod
 from summarizer.entities import ArticleEntities, EntityExtractor
 from summarizer.hybrid import HybridClusterer
 from summarizer.repository import NlpRepository, ProcessedArticle, StoryRow
-from summarizer.summaries import StorySummary, SummaryArticle, importance, normalize_lang, summarize_each
+from summarizer.summaries import (
+    FULL_WORDS,
+    StorySummary,
+    SummaryArticle,
+    SummarySentence,
+    importance,
+    normalize_lang,
+    summarize_each,
+)
 from summarizer.tables import cluster_state
 
 log = logging.getLogger(__name__)
@@ -184,7 +192,7 @@ class Summarizer:
         members = self._members(state.articles, set(state.duplicates))
         languages = sorted({normalize_lang(m.lang) for m in members} - {"und"})
         languages = languages if len(languages) > 1 else []  # one language: the summary is already in it
-        by_lang = summarize_each(members, self.embedder.embed, (None, *languages))
+        by_lang = summarize_each(members, self.embedder.embed, (None, *languages), full_words=FULL_WORDS)
         summary = by_lang[None]
         gazetteer = self.extractor.gazetteer
         agencies = sum(1 for key, _n in state.entities if (e := gazetteer.get(key)) and e.type == "agency")
@@ -247,10 +255,17 @@ def _summary_json(summary: StorySummary, lang_of: Mapping[str, str]) -> dict[str
         "headline": summary.headline,
         "headline_article_id": summary.headline_article_id,
         "headline_lang": lang_of.get(summary.headline_article_id),
-        "sentences": [
-            {"text": s.text, "article_id": s.article_id, "position": s.position, "lang": s.lang}
-            for s in summary.sentences
-        ],
+        "sentences": [_sentence_json(s) for s in summary.sentences],
+        "full": [_sentence_json(s) for s in summary.full],
+    }
+
+
+def _sentence_json(sentence: SummarySentence) -> dict[str, Any]:
+    return {
+        "text": sentence.text,
+        "article_id": sentence.article_id,
+        "position": sentence.position,
+        "lang": sentence.lang,
     }
 
 

@@ -320,7 +320,13 @@ def _view(s: StoryRow, members: Sequence[tuple[Article, bool]]) -> StoryView:
     urls = {a.id: a.url for a, _dup in members}
     headline_id = summary.get("headline_article_id")
     variants = tuple(
-        StoryVariant(lang, v["headline"], v.get("headline_lang"), _sentences(v.get("sentences", []), urls))
+        StoryVariant(
+            lang,
+            v["headline"],
+            v.get("headline_lang"),
+            _sentences(v.get("sentences", []), urls),
+            _sentences(v.get("full", []), urls),
+        )
         for lang, v in sorted((summary.get("by_lang") or {}).items())
     )
     return StoryView(
@@ -341,6 +347,7 @@ def _view(s: StoryRow, members: Sequence[tuple[Article, bool]]) -> StoryView:
         or next((a.language for a, _ in members if a.id == headline_id), None),
         variants=variants,
         sources_list=tuple((a.source_id, a.url) for a, dup in members if not dup),
+        full_sentences=_sentences(summary.get("full", []), urls),
     )
 
 

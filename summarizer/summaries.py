@@ -138,6 +138,7 @@ class StorySummary:
     articles: int  # every article, duplicates included
     first_seen: datetime
     last_update: datetime
+    full: tuple[SummarySentence, ...] = ()  # the full summary (``full_words``), when asked for
 
 
 def from_monitor_article(article: Article) -> SummaryArticle:
@@ -361,8 +362,10 @@ def summarize_each(
     max_sentences: int = 3,
     lambda_: float = 0.7,
     words: int | None = None,
+    full_words: int | None = None,
 ) -> dict[str | None, StorySummary]:
-    """``summarize`` for several wanted languages at the cost of one: the sentences are embedded once."""
+    """``summarize`` for several wanted languages at the cost of one: the sentences are embedded once; with
+    ``full_words``, each summary also carries the full one (``StorySummary.full``) from the same vectors."""
     if not articles:
         raise ValueError("a story has at least one article")
     usable = _usable(articles)
@@ -387,11 +390,17 @@ def summarize_each(
         )
         picked = [candidates[i] for i in keep]
         relevance = _relevance(body[keep], picked, usable, written)
+        ranked = _mmr(relevance, body[keep], len(picked), lambda_) if words or full_words else []
         if words is None:
             chosen = _mmr(relevance, body[keep], max_sentences, lambda_)
         else:
-            chosen = _within_words(_mmr(relevance, body[keep], len(picked), lambda_), picked, words)
+            chosen = _within_words(ranked, picked, words)
         sentences = _standalone_first(_in_reading_order(chosen, picked, usable))
+        full = (
+            _standalone_first(_in_reading_order(_within_words(ranked, picked, full_words), picked, usable))
+            if full_words
+            else ()
+        )
         stand_in = sentences[0] if sentences else SummarySentence("", usable[0].id, -1, "")  # when no title
         headline_text, headline_id = (
             (headline.text, usable[headline.article].id) if headline else (stand_in.text, stand_in.article_id)
@@ -405,6 +414,7 @@ def summarize_each(
             articles=len(articles),
             first_seen=min(moments),
             last_update=max(moments),
+            full=full,
         )
     return results
 

@@ -374,3 +374,31 @@ def test_demo_prints_the_digest_and_where_the_export_is(tmp_path: Path) -> None:
     headlines = [h.text_content() for h in page.iter("h2")]
     assert len(headlines) == 5
     assert any(line.strip().startswith("1.") and headlines[0][:30] in line for line in lines), run
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["en", "fr", "de", "es", "ar"])
+def test_every_summary_is_in_one_language_for_each_reader(first_run: tuple[Path, Run], lang: str) -> None:
+    """For a reader of ``lang``: a story with sources in it is told in it (headline and every sentence, checked
+    by the language detector); any other story in its own main language, marked, never in a mix."""
+    from monitor.langid import detect_language
+    from summarizer.digest import localize
+    from summarizer.repository import NlpRepository
+
+    workdir, run = first_run
+    assert run.code == 0, run
+    store = Store.open(f"sqlite:///{workdir / 'veille-demo.db'}")
+    try:
+        nlp = NlpRepository(store)
+        views = nlp.story_views(nlp.stories_since(datetime(2000, 1, 1, tzinfo=UTC)))
+    finally:
+        store.close()
+    assert len(views) >= 10
+    for view in views:
+        story = localize(view, lang)
+        told = {s.lang for s in (*story.sentences, *story.full_sentences)} | {story.headline_lang}
+        expected = lang if lang in view.languages else story.headline_lang
+        assert told == {expected}, (view.story_id, lang, told)
+        text = " ".join(s.text for s in story.full_sentences or story.sentences)
+        detected, _confidence = detect_language(f"{story.headline}. {text}")
+        assert detected == expected, (view.story_id, lang, detected, story.headline)

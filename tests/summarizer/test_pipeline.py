@@ -94,6 +94,11 @@ def test_pipeline_builds_the_gold_stories_and_resumes(
 
     stories = NlpRepository(store).stories_since(datetime(2024, 1, 1, tzinfo=UTC))
     assert stories and all(s.headline and s.summary and s.summary["sentences"] for s in stories)
+    for story in stories:  # the full summary: at least the digest's, about 150 words at most a third more
+        assert story.summary is not None
+        full, short = story.summary["full"], story.summary["sentences"]
+        assert len(full) >= len(short) and len({x["lang"] for x in full}) == 1  # one language
+        assert len(full) == 1 or sum(len(x["text"].split()) for x in full) <= 200
     assert max(s.importance for s in stories) > min(s.importance for s in stories)
 
     # a story told in several languages carries, for each, the headline and sentences its readers get
