@@ -22,11 +22,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.i18n import ADMIN_COMMANDS, FILTER_EXAMPLE, LANGUAGES, USER_COMMANDS, Html, t
 from bot.planner import zone
-from bot.render import LIMIT, escape, link, split_html, utf16_len
+from bot.render import LIMIT, escape, link, safe_url, split_html, utf16_len
 from bot.repository import OutboxItem, Subscriber, Subscription, format_times, parse_times
 from monitor.errors import ConfigError
 from monitor.models import SourceState
-from summarizer.digest import StoryView, TrendingEntity, localize, parse_filter
+from summarizer.digest import StoryView, TrendingEntity, headline_links, localize, parse_filter
 from summarizer.gazetteer import Gazetteer, display_name
 
 DEFAULT_TIME = time(8, 0)
@@ -326,7 +326,7 @@ def latest_text(views: Sequence[StoryView], lang: str, title: str | None = None)
     lines = [title or t(lang, "latest.title")]
     for n, view in enumerate(views, 1):
         story = localize(view, lang)
-        url = next((u for _, u in story.sources_list), None) or next(iter(story.urls), None)
+        url = next((u for u in headline_links(story) if safe_url(u)), None)
         headline = (story.headline or story.story_id)[:300]
         title = link(url, headline) or escape(headline)
         languages = escape(" · ".join(story.languages))

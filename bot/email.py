@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.errors import ConfigError, VeilleError
-from summarizer.digest import Digest, StoryView, localize
+from summarizer.digest import Digest, StoryView, headline_links, localize
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +200,7 @@ def _links(story: StoryView) -> list[tuple[str, str]]:
 
 
 def _first_url(story: StoryView) -> str | None:
-    candidates = [*story.urls, *(url for _s, url in story.sources_list), *(s.url for s in story.sentences)]
-    return next((u for u in map(_safe_url, candidates) if u), None)
+    return next((u for u in map(_safe_url, headline_links(story)) if u), None)
 
 
 def _unsubscribe_target(cfg: EmailConfig) -> str | None:

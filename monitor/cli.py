@@ -105,11 +105,23 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
                 soft_wrap=True,
             )
             sys.exit(1)
+        except BrokenPipeError:  # `veille ... | head`: the reader has all it wanted; not an error
+            _quiet_stdout()
+            sys.exit(0)
         except OSError as exc:
             err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             sys.exit(1)
 
     return wrapper
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit does not fail on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (a test runner's capture): nothing to quiet
+        pass
 
 
 sources_option = click.option(

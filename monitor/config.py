@@ -46,6 +46,7 @@ _ISO_639_1_CODES = (
     "uk ur uz ve vi vo wa wo xh yi yo za zh zu"
 )
 _ISO_639_1 = frozenset(_ISO_639_1_CODES.split())
+ISO_639_1 = _ISO_639_1  # the language codes veille accepts anywhere (sources, filters, --lang)
 
 
 def format_duration(value: timedelta) -> str:
@@ -174,6 +175,14 @@ class SourceConfig(BaseModel, frozen=True, extra="forbid"):
     fulltext: bool = opt(False, "fetch each new article's page and extract its text")
     headers: Headers = Field(default_factory=dict, description="extra request headers")
     enabled: bool = opt(True, "false: keep the source in the file but do not poll it")
+    official: bool | None = opt(
+        None, "an official source (agency, ministry, police): listed first; default: tagged so"
+    )
+
+    @property
+    def is_official(self) -> bool:
+        """``official`` when set, else whether a tag says so (agency, government, ministry, police...)."""
+        return self.official if self.official is not None else bool(OFFICIAL_TAGS & set(self.tags))
 
     @model_validator(mode="after")
     def _consistent(self) -> SourceConfig:
@@ -190,6 +199,9 @@ class SourceConfig(BaseModel, frozen=True, extra="forbid"):
             message = f"interval {format_duration(interval)} is outside min_interval/max_interval"
             raise invalid(message, "choose an interval between the two bounds")
         return self
+
+
+OFFICIAL_TAGS = frozenset({"agency", "government", "ministry", "police", "official", "justice"})
 
 
 class SourceDefaults(BaseModel, frozen=True, extra="forbid"):

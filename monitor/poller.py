@@ -278,6 +278,7 @@ class Poller:
                     paused_reason=None,
                 )
                 tx.save_state(new_state)
+                tx.describe_source(source.id, source.name, source.is_official)
             return counts, new_state
 
         counts, new_state = await asyncio.to_thread(write)
@@ -330,6 +331,7 @@ class Poller:
         def write() -> None:
             with self.store.transaction() as tx:
                 tx.save_state(new_state)
+                tx.describe_source(source.id, source.name, source.is_official)
 
         await asyncio.to_thread(write)
         log.warning(

@@ -355,6 +355,12 @@ class StoreTx:
         stmt = self._insert(article_sightings).values(_sighting_values(article_id, source_id, guid, seen_at))
         return bool(self._conn.execute(stmt.on_conflict_do_nothing()).rowcount == 1)
 
+    def describe_source(self, source_id: str, name: str, official: bool) -> None:
+        """Record the source's display name and official flag (its row exists: ``save_state`` first)."""
+        self._conn.execute(
+            update(sources).where(sources.c.source_id == source_id).values(name=name[:200], official=official)
+        )
+
     def save_state(self, state: SourceState) -> None:
         """Insert or replace the source's row."""
         values = _state_values(state, datetime.now(UTC))
@@ -427,6 +433,14 @@ class Store:
         with self._engine.connect() as conn:
             row = conn.execute(select(sources).where(sources.c.source_id == source_id)).mappings().first()
         return None if row is None else _state_from(row)
+
+    def source_names(self) -> dict[str, tuple[str, bool]]:
+        """source id -> (display name, official), for the sources polled with a configured name."""
+        query = select(sources.c.source_id, sources.c.name, sources.c.official).where(
+            sources.c.name.is_not(None)
+        )
+        with self._engine.connect() as conn:
+            return {row.source_id: (row.name, bool(row.official)) for row in conn.execute(query)}
 
     def states(self) -> dict[str, SourceState]:
         with self._engine.connect() as conn:

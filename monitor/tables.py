@@ -93,6 +93,8 @@ sources = Table(
     Column("paused", Boolean, nullable=False),
     Column("paused_reason", Text),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("name", Text),  # the configured display name (readers see it, not the id)
+    Column("official", Boolean),  # an agency, ministry...: listed first, the original on a publication tie
 )
 
 articles = Table(

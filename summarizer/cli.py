@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.cli import configured, handles_errors, json_option, load_settings, open_store, setup_logging
-from monitor.config import parse_duration
+from monitor.config import ISO_639_1, parse_duration
 from summarizer.digest import Digest, build_digest, localize, parse_filter, trending
 from summarizer.gazetteer import default_gazetteer, display_name
 from summarizer.repository import NlpRepository, StoryRow
@@ -74,6 +74,16 @@ def _window(since: str) -> datetime:
         return datetime.now(UTC) - parse_duration(since)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from exc
+
+
+def _language_code(value: str | None) -> str | None:
+    """``--lang``: an ISO 639-1 code (refused with the usual ones named otherwise)."""
+    if value is None:
+        return None
+    code = value.strip().lower()
+    if code not in ISO_639_1:
+        raise click.BadParameter(f"{value!r} is not a language code (ISO 639-1, e.g. en, fr, de, es, ar)")
+    return code
 
 
 def _json_value(value: object) -> object:
@@ -242,6 +252,7 @@ def print_digest(digest: Digest, lang: str | None = None) -> None:
 @click.option(
     "--lang",
     default=None,
+    callback=lambda _ctx, _param, value: _language_code(value),
     help="The reader's language (e.g. fr): headlines and sentences in it where a "
     "story has it. To keep only stories told in a language, use --filter lang:fr.",
 )

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from monitor.config import ISO_639_1
 from monitor.errors import ConfigError
 
 
@@ -126,11 +127,20 @@ def parse_filter(text: str) -> StoryFilter:
         name, sep, value = word.partition(":")
         if sep and name in options:
             options[name] = options[name] | _split(value.lower() if name != "entity" else value)
+            if name == "lang" and (unknown := sorted(options["lang"] - ISO_639_1)):
+                raise ConfigError(
+                    f"filter: lang:{','.join(unknown)} is not a language code",
+                    hint="an ISO 639-1 code, e.g. lang:en,fr,de,es,ar",
+                )
         elif sep and name == "min":
             try:
                 minimum = float(value)
             except ValueError as exc:
                 raise ConfigError(f"filter: min:{value} is not a number", hint="write e.g. min:2.5") from exc
+            if not 0.0 <= minimum <= 1000.0:  # nan and inf included
+                raise ConfigError(
+                    f"filter: min:{value} is out of range", hint="a number from 0 to 1000, e.g. min:2.5"
+                )
         elif word.startswith("-") and len(word) > 1:
             excluded.append(fold(word[1:]))
         elif word:
@@ -184,6 +194,18 @@ def localize(story: StoryView, lang: str | None) -> StoryView:
                 full_sentences=variant.full_sentences,
             )
     return story
+
+
+def headline_links(story: StoryView) -> list[str]:
+    """The story's URLs, those of articles in its headline's language first: a link under a headline goes to an
+    article the reader can read in that language (then the sources' links, then any)."""
+    in_lang = [
+        x.url for x in (*story.sentences, *story.full_sentences) if x.url and x.lang == story.headline_lang
+    ]
+    others = (
+        [u for _name, u in story.sources_list] + [x.url for x in story.sentences if x.url] + list(story.urls)
+    )
+    return list(dict.fromkeys([*in_lang, *others]))
 
 
 def trending(

@@ -151,7 +151,7 @@ class NlpRepository:
                     "article_id": aid,
                     "entity_key": k[:200],
                     "count": n,
-                    "seen_at": result.article.first_seen_at,
+                    "seen_at": result.article.published_at,  # the stories' clock (first seen when undated)
                 }
                 for k, n in result.entities.counts.items()
             ]
@@ -293,9 +293,11 @@ class NlpRepository:
         return found
 
     def story_views(self, rows: Sequence[StoryRow]) -> list[StoryView]:
-        """Stories as digests see them: summary with source links, tags, per-language variants."""
+        """Stories as digests see them: summary with source links (by display name, official sources first),
+        tags, per-language variants."""
         members = self.members_of([s.id for s in rows])
-        return [_view(s, members[s.id]) for s in rows]
+        names = self.store.source_names() if rows else {}
+        return [_view(s, members[s.id], names) for s in rows]
 
     def entity_counts(self, since: datetime, until: datetime) -> dict[str, int]:
         query = select(article_entities.c.entity_key, article_entities.c.count).where(
@@ -315,7 +317,18 @@ def _sentences(items: Sequence[Mapping[str, Any]], urls: Mapping[str, str]) -> t
     )
 
 
-def _view(s: StoryRow, members: Sequence[tuple[Article, bool]]) -> StoryView:
+def _sources_list(
+    members: Sequence[tuple[Article, bool]], names: Mapping[str, tuple[str, bool]]
+) -> tuple[tuple[str, str], ...]:
+    """(display name, url) of the story's original articles: official sources first, then first seen first."""
+    pairs = [(names.get(a.source_id, (a.source_id, False)), a.url) for a, dup in members if not dup]
+    ordered = sorted(enumerate(pairs), key=lambda item: (not item[1][0][1], item[0]))
+    return tuple((name, url) for _n, ((name, _official), url) in ordered)
+
+
+def _view(
+    s: StoryRow, members: Sequence[tuple[Article, bool]], names: Mapping[str, tuple[str, bool]] | None = None
+) -> StoryView:
     summary = s.summary or {}
     urls = {a.id: a.url for a, _dup in members}
     headline_id = summary.get("headline_article_id")
@@ -346,7 +359,7 @@ def _view(s: StoryRow, members: Sequence[tuple[Article, bool]]) -> StoryView:
         headline_lang=summary.get("headline_lang")
         or next((a.language for a, _ in members if a.id == headline_id), None),
         variants=variants,
-        sources_list=tuple((a.source_id, a.url) for a, dup in members if not dup),
+        sources_list=_sources_list(members, names or {}),
         full_sentences=_sentences(summary.get("full", []), urls),
     )
 

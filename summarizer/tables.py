@@ -56,7 +56,9 @@ article_entities = Table(
     Column("article_id", String(ARTICLE_ID_LENGTH), _article_fk(), nullable=False),
     Column("entity_key", String(ENTITY_KEY_LENGTH), nullable=False),  # canonical id, or "unk:<type>:<name>"
     Column("count", Integer, nullable=False),
-    Column("seen_at", UTCDateTime, nullable=False),  # the article's first-seen time, for trending windows
+    Column(
+        "seen_at", UTCDateTime, nullable=False
+    ),  # the article's publication time (stories' clock), for trending
     PrimaryKeyConstraint("article_id", "entity_key"),
     Index(None, "entity_key", "seen_at"),
 )

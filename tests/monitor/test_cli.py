@@ -509,3 +509,16 @@ def test_probe_language_check(
     assert (warning is not None) == warned
     if warning is not None and majority is not None:
         assert f"read as {majority[0]}" in warning and f"set language: {majority[0]}" in warning
+
+
+def test_a_closed_pipe_is_not_an_error() -> None:
+    """``veille ... | head``: the reader stopped reading; the command ends quietly with 0, no "Broken pipe"."""
+    from monitor.cli import handles_errors
+
+    @handles_errors
+    def printing() -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(SystemExit) as ended:
+        printing()
+    assert ended.value.code == 0

@@ -10,6 +10,7 @@ import io
 import random
 import zlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -429,11 +430,25 @@ async def test_the_earliest_published_stays_the_original_whatever_the_poll_order
     agency = agency.replace("Mon, 30 Nov 2026 08:00:00 GMT", "Mon, 30 Nov 2026 06:27:00 GMT")
     for path, body in (("/wire", wire), ("/paper", paper), ("/agency", agency)):
         http_server.route(path, body, headers=RSS_CT)
+    names = {"wire": "Wire Service", "paper": "The Paper", "agency": "Europol"}
     polled = [
-        await poller.poll(SourceConfig(id=name, name=name, kind="feed", url=http_server.url(f"/{name}")))
+        await poller.poll(
+            SourceConfig(
+                id=name,
+                name=names[name],
+                kind="feed",
+                url=http_server.url(f"/{name}"),
+                tags=("agency",) if name == "agency" else (),
+            )
+        )
         for name in ("wire", "paper", "agency")
     ]
     assert [(o.new, o.duplicates) for o in polled] == [(1, 0), (0, 1), (1, 0)]
+    assert poller.store.source_names() == {
+        "wire": ("Wire Service", False),
+        "paper": ("The Paper", False),
+        "agency": ("Europol", True),  # tagged agency: official
+    }
     store = poller.store
     [original] = store.list_articles(source_id="agency", include_duplicates=True)
     [wire_copy] = store.list_articles(source_id="wire", include_duplicates=True)
@@ -441,6 +456,20 @@ async def test_the_earliest_published_stays_the_original_whatever_the_poll_order
     assert original.duplicate_of is None
     assert wire_copy.duplicate_of == paper_copy.duplicate_of == original.id
     assert store.list_articles(source_id="wire", include_duplicates=False) == []
+
+    # a story of the release and an unrelated later report: sources by name, the official one first
+    from summarizer.repository import NlpRepository, ProcessedArticle, StoryRow
+
+    url = "https://wire.example.org/2"
+    other = replace(wire_copy, id="w-other", url=url, canonical_url=url, guid="w2", duplicate_of=None)
+    other = replace(other, content_hash="0" * 64, title="Arrests follow the Europol operation")
+    nlp = NlpRepository(store)
+    row = StoryRow("s1", NOW, NOW, 2, 2, ("en",), "Europol dismantles a criminal network", {}, 1.0)
+    with store.transaction() as tx:
+        tx.insert_articles([other])
+    nlp.save([ProcessedArticle(a, NOW, story_id="s1") for a in (other, original)], [row], "m", 4)
+    [view] = nlp.story_views([row])
+    assert [name for name, _url in view.sources_list] == ["Europol", "Wire Service"]
 
 
 async def test_repeated_permanent_failures_pause_the_source(

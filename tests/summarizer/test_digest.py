@@ -54,7 +54,11 @@ def test_parse_filter(query: str, expected: StoryFilter) -> None:
     assert parse_filter(query) == expected
 
 
-@pytest.mark.parametrize("query", ['"unclosed', "min:lots"], ids=["quote", "min"])
+@pytest.mark.parametrize(
+    "query",
+    ['"unclosed', "min:lots", "min:nan", "min:-1", "min:1e9", "lang:xx", "lang:fr,klingon"],
+    ids=["quote", "min", "min-nan", "min-negative", "min-huge", "lang-unknown", "lang-one-unknown"],
+)
 def test_parse_filter_errors_say_how_to_fix(query: str) -> None:
     with pytest.raises(ConfigError, match="fix:"):
         parse_filter(query)
