@@ -138,24 +138,41 @@ def _row_json(s: StoryRow) -> dict[str, Any]:
     return {**asdict(s), "languages": list(s.languages)}
 
 
+lang_option = click.option(
+    "--lang",
+    default=None,
+    callback=lambda _ctx, _param, value: _language_code(value),
+    help="The reader's language (e.g. fr): headlines and summaries in it where the story has it.",
+)
+
+
 @stories_group.command("list")
 @click.option("--since", default="24h", show_default=True, help="Stories updated in the last 90m, 24h, 7d...")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+@lang_option
 @json_option
 @handles_errors
-def stories_list(since: str, limit: int, as_json: bool) -> None:
-    """Stories updated recently, most important first."""
+def stories_list(since: str, limit: int, lang: str | None, as_json: bool) -> None:
+    """Stories updated recently, most important first (full ids: ``stories show`` takes any unique prefix)."""
     setup_logging()
     with open_store(load_settings()) as store:
-        rows = NlpRepository(store).stories_since(_window(since))
-    rows = sorted(rows, key=lambda s: (-s.importance, s.id))[:limit]
+        repo = NlpRepository(store)
+        rows = sorted(repo.stories_since(_window(since)), key=lambda s: (-s.importance, s.id))[:limit]
+        if lang:
+            told = {v.story_id: localize(v, lang).headline for v in repo.story_views(rows)}
+            rows = [replace(s, headline=told.get(s.id, s.headline)) for s in rows]
     if as_json:
         for s in rows:
             _echo_json(_row_json(s))
         return
     table = Table(title=f"{len(rows)} stories updated in the last {since}", header_style="bold")
     for col in ("story", "updated", "sources", "languages", "importance", "headline"):
-        table.add_column(col, overflow="fold" if col == "headline" else "ellipsis")
+        table.add_column(
+            col,
+            overflow="fold",
+            no_wrap=col == "story",
+            min_width=len(max((s.id for s in rows), key=len, default="")) if col == "story" else None,
+        )
     for s in rows:
         table.add_row(
             s.id,
@@ -170,16 +187,36 @@ def stories_list(since: str, limit: int, as_json: bool) -> None:
 
 @stories_group.command("show")
 @click.argument("story_id")
+@lang_option
 @json_option
 @handles_errors
-def stories_show(story_id: str, as_json: bool) -> None:
-    """One story: headline, summary with the source of each sentence, entities, articles."""
+def stories_show(story_id: str, lang: str | None, as_json: bool) -> None:
+    """One story (its id or a unique prefix of it): headline, full summary with the source of each sentence,
+    entities, articles."""
     setup_logging()
     with open_store(load_settings()) as store:
         repo = NlpRepository(store)
         story = repo.story(story_id)
         if story is None:
-            raise click.BadParameter(f"no story {story_id!r}; see veille stories list", param_hint="STORY_ID")
+            found = repo.story_ids_starting(story_id[:200])
+            if len(found) != 1:
+                several = f": {', '.join(found)}" if found else "; see veille stories list"
+                what = "several stories start with" if found else "no story"
+                raise click.BadParameter(f"{what} {story_id!r}{several}", param_hint="STORY_ID")
+            story = repo.story(found[0])
+            assert story is not None
+        if lang:
+            [view] = repo.story_views([story])
+            told = localize(view, lang)
+            sentences = told.full_sentences or told.sentences
+            localized: dict[str, Any] = {
+                **(story.summary or {}),
+                "full": [
+                    {"text": x.text, "article_id": x.article_id, "position": x.position, "lang": x.lang}
+                    for x in sentences
+                ],
+            }
+            story = replace(story, headline=told.headline, summary=localized)
         members = repo.story_members(story.id)
     if as_json:
         _echo_json(
@@ -203,7 +240,10 @@ def stories_show(story_id: str, as_json: bool) -> None:
     summary = story.summary or {}
     for sentence in summary.get("full") or summary.get("sentences", []):  # the full summary when stored
         out.print(Text(f"  • {sentence['text']}  [{sentence['article_id']}#{sentence['position']}]"))
-    out.print(Text(f"entities: {', '.join(summary.get('entities', []))}"))
+    names = default_gazetteer()
+    out.print(
+        Text(f"entities: {', '.join(display_name(k, names, lang) for k in summary.get('entities', []))}")
+    )
     out.print(
         f"{story.sources} sources, {len(story.languages)} languages ({', '.join(story.languages)}), "
         f"importance {story.importance:.2f}, first seen {story.first_seen:%Y-%m-%d %H:%M}, "

@@ -254,6 +254,15 @@ class NlpRepository:
                 found.update({story: when for story, when in conn.execute(query).all()})
         return found
 
+    def story_ids_starting(self, prefix: str, limit: int = 10) -> list[str]:
+        """Ids of the stories (merged ones included) starting with ``prefix``, at most ``limit``."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = (
+            select(stories.c.id).where(stories.c.id.like(f"{escaped}%", escape="\\")).order_by(stories.c.id)
+        )
+        with self.store.engine.connect() as conn:
+            return list(conn.execute(query.limit(limit)).scalars())
+
     def story(self, story_id: str) -> StoryRow | None:
         """One story by id; a story merged into another gives the one it was merged into."""
         with self.store.engine.connect() as conn:

@@ -50,6 +50,18 @@ def test_summarize_stories_digest_and_eval(sqlite_url: str, tmp_path: Path) -> N
     assert story["id"] == stories[0]["id"] and len(story["members"]) == stories[0]["articles"]
     missing = veille(["stories", "show", "s-nope"], env, tmp_path)
     assert missing.returncode == 2 and "no story" in missing.stderr
+    ids = [s["id"] for s in stories]
+    prefix = next(
+        i[:n] for i in ids for n in range(1, len(i) + 1) if sum(x.startswith(i[:n]) for x in ids) == 1
+    )
+    by_prefix = veille(["stories", "show", prefix, "--lang", "fr"], env, tmp_path)
+    assert by_prefix.returncode == 0, by_prefix.stderr[-2000:]
+    common = veille(["stories", "show", ids[0][:1]], env, tmp_path)  # every id starts alike: ambiguous
+    assert common.returncode == 2 and "several stories start with" in common.stderr
+    table = veille(["stories", "list", "--since", "36500d", "--lang", "de"], env, tmp_path)
+    assert table.returncode == 0 and all(i in table.stdout for i in ids[:5])  # full ids, never cut
+    klingon = veille(["stories", "list", "--lang", "xx"], env, tmp_path)
+    assert klingon.returncode == 2 and "not a language code" in klingon.stderr
 
     digest = veille(["digest", "--since", "36500d", "--filter", "entity:isis", "--json"], env, tmp_path)
     assert digest.returncode == 0, digest.stderr[-2000:]
