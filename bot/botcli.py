@@ -14,6 +14,7 @@ import signal
 from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from rich.table import Table
@@ -203,7 +204,8 @@ def email_group() -> None:
 )
 @handles_errors
 def email_send(day: str | None) -> None:
-    """Prepare the daily email if due (or of --day), write the export, and send what is pending."""
+    """Send the email now: without --day, of the last 24 hours (recorded as today's: the scheduled one does
+    not go again today); with --day, that day's scheduled window. Then send whatever is pending."""
     from bot.email_job import DailyEmail
     from bot.service import email_digest
     from summarizer.repository import NlpRepository
@@ -223,8 +225,10 @@ def email_send(day: str | None) -> None:
         now = datetime.now(UTC)
         if wanted is not None:
             paths = job.prepare(wanted, now)
-            if paths is not None:
-                out.print(f"export written: {paths.eml}, {paths.html}, {paths.json}")
+        else:
+            paths = job.prepare(now.astimezone(ZoneInfo(cfg.timezone)).date(), now, until=now)
+        if paths is not None:
+            out.print(f"export written: {paths.eml}, {paths.html}, {paths.json}")
         outcomes = job.run_once(now)
     for o in outcomes:
         out.print(f"{o.day}: {o.status}" + (f" ({o.error})" if o.error else ""), highlight=False)

@@ -124,11 +124,12 @@ class DailyEmail:
         day = due_day(now, time(self._cfg.hour, self._cfg.minute), self._tz)
         return None if day is None or self._row(day) is not None else day
 
-    def prepare(self, day: date, now: datetime) -> ExportPaths | None:
-        """Export the day's email and record it as pending; None (and nothing done) if the day has a row."""
+    def prepare(self, day: date, now: datetime, *, until: datetime | None = None) -> ExportPaths | None:
+        """Export the day's email and record it as pending; None (and nothing done) if the day has a row.
+        ``until``: the 24 hours before it instead of the day's scheduled window (a send by hand)."""
         if self._row(day) is not None:
             return None
-        paths, stories = self._export(day, now)
+        paths, stories = self._export(day, now, until)
         values = {
             "day": day.isoformat(),
             "status": "pending",
@@ -160,8 +161,13 @@ class DailyEmail:
         with self._store.engine.connect() as conn:
             return conn.execute(query).mappings().first()
 
-    def _export(self, day: date, now: datetime) -> tuple[ExportPaths, int]:
-        digest = self._load_digest(*window(day, time(self._cfg.hour, self._cfg.minute), self._tz))
+    def _export(self, day: date, now: datetime, until: datetime | None = None) -> tuple[ExportPaths, int]:
+        since_until = (
+            (until - timedelta(days=1), until)
+            if until is not None
+            else window(day, time(self._cfg.hour, self._cfg.minute), self._tz)
+        )
+        digest = self._load_digest(*since_until)
         message = build_message(digest, self._cfg, day=day, now=now)
         body = message.get_body(("html",))
         html_text = "" if body is None else str(body.get_content())

@@ -49,7 +49,7 @@ from monitor.cli_output import (
     say,
     sources_table,
 )
-from monitor.config import SourceConfig, load_sources, parse_duration
+from monitor.config import SourceConfig, format_duration, load_sources, parse_duration
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.models import Article, SourceState
@@ -302,8 +302,26 @@ def source_status(source: SourceConfig, state: SourceState | None) -> str:
     return "ok" if state is not None and state.last_success_at is not None else "pending"
 
 
+def effective_interval(source: SourceConfig, state: SourceState | None) -> tuple[float, str]:
+    """The interval the source is polled at now, in seconds, and why it is not simply the configured one."""
+    configured = source.interval.total_seconds()
+    if state is None:
+        return configured, "configured"
+    if state.paused:
+        return configured, "paused"
+    current = state.interval_s or configured
+    if state.consecutive_errors and state.last_checked_at and state.next_check_at:
+        waited = (state.next_check_at - state.last_checked_at).total_seconds()
+        errors = state.consecutive_errors
+        return max(waited, 0.0), f"backoff after {errors} error{'s' if errors > 1 else ''}"
+    if abs(current - configured) >= 1:
+        return current, f"adaptive (configured {format_duration(source.interval)})"
+    return current, "configured"
+
+
 def _state_row(source: SourceConfig, state: SourceState | None) -> dict[str, Any]:
     s = state or SourceState(source.id)
+    effective, why = effective_interval(source, state)
     return {
         "id": source.id,
         "name": source.name,
@@ -311,6 +329,8 @@ def _state_row(source: SourceConfig, state: SourceState | None) -> dict[str, Any
         "url": source.url,
         "language": source.language,
         "interval_s": source.interval.total_seconds(),
+        "effective_interval_s": effective,
+        "interval_reason": why,
         "tags": list(source.tags),
         "enabled": source.enabled,
         "status": source_status(source, state),
@@ -477,7 +497,7 @@ def article_row(a: Article) -> dict[str, Any]:
 def articles_list(
     since: str, source_id: str | None, limit: int, duplicates: bool, sources_path: Path, as_json: bool
 ) -> None:
-    """Articles first seen in the last --since, newest first."""
+    """Articles first seen in the last --since, the most recently published first."""
     setup_logging()
     try:
         window = parse_duration(since)
@@ -486,7 +506,11 @@ def articles_list(
     now = datetime.now(UTC)
     with open_store(load_settings()) as store:
         articles = store.list_articles(
-            since=now - window, source_id=source_id, limit=limit, include_duplicates=duplicates
+            since=now - window,
+            source_id=source_id,
+            limit=limit,
+            include_duplicates=duplicates,
+            by_publication=True,
         )
     if as_json:
         print_jsonl([article_row(a) for a in articles])

@@ -459,9 +459,12 @@ class Store:
         source_id: str | None = None,
         limit: int | None = None,
         include_duplicates: bool = True,
+        by_publication: bool = False,
     ) -> list[Article]:
-        """Newest first by first-seen time; optionally since a time, of one source, without duplicates."""
-        query = select(articles).order_by(articles.c.first_seen_at.desc(), articles.c.id.desc()).limit(limit)
+        """Newest first by first-seen time (``by_publication``: by publication time); optionally since a time
+        (first seen), of one source, without duplicates."""
+        newest = articles.c.published_at if by_publication else articles.c.first_seen_at
+        query = select(articles).order_by(newest.desc(), articles.c.id.desc()).limit(limit)
         if since is not None:
             query = query.where(articles.c.first_seen_at >= since)
         if source_id is not None:

@@ -598,3 +598,15 @@ def test_a_row_being_sent_is_skipped_by_another_process(
             sink.on_data = lambda: other_outcomes.append(other.send_due(DUE + timedelta(minutes=1)))
             [outcome] = DailyEmail(store, cfg, _load_digest([]), Clock(DUE)).run_once(DUE)
     assert outcome.status == "sent" and other_outcomes == [[]] and len(sink.received) == 1
+
+
+def test_a_send_by_hand_covers_the_last_24_hours(store: Store, tmp_path: Path) -> None:
+    """``veille email send`` at 16:00, hours after the scheduled 07:00: the articles of the morning are in it
+    (the scheduled window ended at 07:00), and it is today's email: the scheduler does not send another."""
+    calls: list[tuple[datetime, datetime]] = []
+    cfg = config(free_port(), tmp_path)
+    job = DailyEmail(store, cfg, _load_digest(calls), Clock(DUE))
+    afternoon = DUE + timedelta(hours=9)
+    assert job.prepare(DAY, afternoon, until=afternoon) is not None
+    assert calls == [(afternoon - timedelta(days=1), afternoon)]
+    assert job.due(afternoon) is None and job.prepare(DAY, afternoon) is None  # recorded as today's

@@ -522,3 +522,24 @@ def test_a_closed_pipe_is_not_an_error() -> None:
     with pytest.raises(SystemExit) as ended:
         printing()
     assert ended.value.code == 0
+
+
+def test_sources_list_says_at_what_interval_and_why() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.cli import effective_interval
+    from monitor.config import SourceConfig
+    from monitor.models import SourceState
+
+    source = SourceConfig(id="s", name="S", kind="feed", url="https://s.example.org/feed", interval="30m")
+    at = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    assert effective_interval(source, None) == (1800.0, "configured")
+    assert effective_interval(source, SourceState("s", interval_s=600.0)) == (
+        600.0,
+        "adaptive (configured 30m)",
+    )
+    failing = SourceState(
+        "s", consecutive_errors=3, last_checked_at=at, next_check_at=at + timedelta(hours=2)
+    )
+    assert effective_interval(source, failing) == (7200.0, "backoff after 3 errors")
+    assert effective_interval(source, SourceState("s", paused=True))[1] == "paused"
