@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import textwrap
@@ -62,6 +63,9 @@ class Config:
     service: ServiceSettings
     path: Path | None
     origins: dict[str, str]
+    secret_files: dict[str, str] = dataclasses.field(
+        default_factory=dict
+    )  # "<section>.<secret>" -> the file it came from
 
     def section(self, model: type[M]) -> M:
         """The settings of one model, e.g. ``config.section(MonitorSettings)``."""
@@ -82,6 +86,7 @@ class _Given:
     path: str | None = None
     line: int | None = None
     var: str = ""
+    secret_file: str | None = None  # a secret read from this file (``<key>_file``)
 
     @property
     def origin(self) -> str:
@@ -103,7 +108,13 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
     if errors or monitor is None or summarizer is None or bot is None or service is None:
         raise ConfigErrors(sorted(errors, key=lambda e: (e.path is None, e.line or 0)))
     origins = {f"{s}.{key}": g.origin for s, values in given.items() for key, g in values.items()}
-    return Config(monitor, summarizer, bot, service, Path(file.name) if file else None, origins)
+    files = {
+        f"{s}.{key}": g.secret_file
+        for s, values in given.items()
+        for key, g in values.items()
+        if g.secret_file
+    }
+    return Config(monitor, summarizer, bot, service, Path(file.name) if file else None, origins, files)
 
 
 # --- 2. check the shape, 3. merge ---------------------------------------------------------------------------
@@ -170,7 +181,7 @@ def _file_key(section: str, key: str, where: _Given, values: dict[str, _Given]) 
         secret = read_secret(Path(where.value.strip()))
         if isinstance(secret, ConfigError):
             return error(f"{key}: {secret.detail}", secret.hint or "")
-        values[field] = _Given(SecretStr(secret), where.path, where.line)
+        values[field] = _Given(SecretStr(secret), where.path, where.line, secret_file=where.value.strip())
         return []
     if key not in model.model_fields:
         home = _home(key)
@@ -201,7 +212,7 @@ def _from_env(environ: Mapping[str, str], given: dict[str, dict[str, _Given]]) -
                 if isinstance(secret, ConfigError):
                     errors.append(ConfigError(f"{file_var}={path}: {secret.detail}", hint=secret.hint))
                 else:
-                    given[section][field] = _Given(SecretStr(secret), var=file_var)
+                    given[section][field] = _Given(SecretStr(secret), var=file_var, secret_file=path)
             elif raw:
                 given[section][field] = _Given(raw, var=var)
     return errors
@@ -261,6 +272,7 @@ def effective(config: Config) -> list[Effective]:
     rows: list[Effective] = []
     for section, model in SECTIONS.items():
         settings = config.section(model)
+        secrets = _secrets(model)
         for key in model.model_fields:
             value = getattr(settings, key)
             if isinstance(value, SecretStr):
@@ -270,6 +282,10 @@ def effective(config: Config) -> list[Effective]:
             elif isinstance(value, Path):
                 value = str(value)
             rows.append(Effective(section, key, value, config.origin(section, key)))
+            if key in secrets:  # its file setting too: the path (never the secret), or not set
+                path = config.secret_files.get(f"{section}.{key}")
+                origin = config.origin(section, key) if path else "default"
+                rows.append(Effective(section, f"{key}_file", path, origin))
     return rows
 
 

@@ -319,6 +319,8 @@ def test_config_check_shows_origins_and_hides_secrets(
     assert rows["digest_limit"] == ["12", "env VEILLE_DIGEST_LIMIT"]
     assert rows["telegram_token"] == ["********", "veille.toml:4"]
     assert rows["smtp_password"] == ["********", "env VEILLE_SMTP_PASSWORD"]
+    assert rows["telegram_token_file"] == [str(token), "veille.toml:4"]  # every setting, the *_file ones too
+    assert rows["smtp_password_file"] == ["(not set)", "default"]
     assert rows["database_url"] == ["postgresql://u:***@h/db", "env DATABASE_URL"]
     assert rows["smtp_username"] == ["(not set)", "default"] and rows["email_hour"] == ["7", "default"]
     assert "veille.toml: valid" in shown.stdout and "[service]" in shown.stdout

@@ -531,7 +531,7 @@ def test_sources_list_says_at_what_interval_and_why() -> None:
     from monitor.config import SourceConfig
     from monitor.models import SourceState
 
-    source = SourceConfig(id="s", name="S", kind="feed", url="https://s.example.org/feed", interval="30m")
+    source = SourceConfig(id="s", name="S", kind="feed", url="https://s.example.org/feed", interval=timedelta(minutes=30))
     at = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
     assert effective_interval(source, None) == (1800.0, "configured")
     assert effective_interval(source, SourceState("s", interval_s=600.0)) == (
