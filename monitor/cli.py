@@ -49,7 +49,7 @@ from monitor.cli_output import (
     say,
     sources_table,
 )
-from monitor.config import SourceConfig, format_duration, load_sources, parse_duration
+from monitor.config import SourceConfig, load_sources, parse_duration
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.models import Article, SourceState
@@ -313,9 +313,9 @@ def effective_interval(source: SourceConfig, state: SourceState | None) -> tuple
     if state.consecutive_errors and state.last_checked_at and state.next_check_at:
         waited = (state.next_check_at - state.last_checked_at).total_seconds()
         errors = state.consecutive_errors
-        return max(waited, 0.0), f"backoff after {errors} error{'s' if errors > 1 else ''}"
+        return max(waited, 0.0), f"backoff: {errors} error{'s' if errors > 1 else ''}"
     if abs(current - configured) >= 1:
-        return current, f"adaptive (configured {format_duration(source.interval)})"
+        return current, "adaptive"  # the feed's publishing rate, within the bounds
     return current, "configured"
 
 

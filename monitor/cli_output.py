@@ -192,8 +192,8 @@ def outcomes_table(outcomes: Sequence[PollOutcome], now: datetime) -> Table:
 def sources_table(rows: Sequence[dict[str, Any]], title: str, now: datetime) -> Table:
     """``sources list``: the rows of ``monitor.cli`` (the same dicts as its JSON Lines), one per source."""
     table = new_table(title)
-    for col in ("id", "status", "lang", "every", "why", "last ok", "next check"):
-        table.add_column(col, no_wrap=col != "why")
+    for col in ("id", "status", "lang", "every", "last ok", "next check"):
+        table.add_column(col, no_wrap=True)
     table.add_column("errors", justify="right", no_wrap=True)
     for r in rows:
         status = r["status"]
@@ -202,14 +202,19 @@ def sources_table(rows: Sequence[dict[str, Any]], title: str, now: datetime) -> 
             Text(r["id"]),
             Text(status, _STATUS_STYLE[status]),
             r["language"],
-            format_duration(timedelta(seconds=round(r["effective_interval_s"]))),
-            Text(r["interval_reason"], "dim"),
+            format_duration(timedelta(seconds=round(r["effective_interval_s"])))
+            + _WHY_MARK.get(r["interval_reason"].split(":")[0], ""),
             ago(r["last_success_at"], now),
             "-" if status == "disabled" else next_check,
             f"{r['consecutive_errors']}/{r['error_count']}" if r["error_count"] else "0",
         )
-    table.caption = "errors: in a row / in all"
+    table.caption = (
+        "every: the interval now (~ adaptive: the feed's rate; + backoff after errors) · errors: in a row / in all"
+    )
     return table
+
+
+_WHY_MARK = {"adaptive": " ~", "backoff": " +"}
 
 
 def articles_table(articles: Sequence[Article], since: str) -> Table:

@@ -29,7 +29,7 @@ import pytest
 
 from monitor.cli import source_status
 from monitor.cli_output import NEXT_STEP, ago, next_check_text
-from monitor.config import SourceConfig
+from monitor.config import SourceConfig, format_duration
 from monitor.errors import ErrorKind
 from monitor.models import SourceState
 from monitor.probe import language_warning, majority_language
@@ -334,10 +334,14 @@ def test_sources_list_after_a_poll(veille: Veille, feeds: Path) -> None:
     assert (failing["last_error_kind"], failing["last_error_message"]) == ("not_found", "HTTP 404 Not Found")
     assert failing["last_success_at"] is None and failing["paused_reason"] is None
     assert human.code == 0, human
-    assert (
-        human.row("ministere")[:4] == ["ministere", "ok", "auto", "30m"] and human.row("ministere")[-1] == "0"
-    )
-    assert human.row("missing")[:5] == ["missing", "failing", "en", "30m", "-"], human
+    # the interval each is polled at now, and why: the feed's rate (adaptive), the backoff after its error
+    assert ok["interval_reason"] in ("configured", "adaptive") and ok["interval_s"] == 1800
+    assert failing["interval_reason"] == "backoff: 1 error" and failing["effective_interval_s"] > 0
+    every = format_duration(timedelta(seconds=round(ok["effective_interval_s"])))
+    mark = ["~"] if ok["interval_reason"] == "adaptive" else []  # cells split on spaces: the mark is one
+    assert human.row("ministere")[: 4 + len(mark)] == ["ministere", "ok", "auto", every, *mark], human
+    assert human.row("ministere")[-1] == "0"
+    assert human.row("missing")[:3] == ["missing", "failing", "en"] and human.row("missing")[4] == "+"
     assert human.row("missing")[-1] == "1/1", human
     assert "missing: not_found: HTTP 404 Not Found" in human.out
 
@@ -531,15 +535,14 @@ def test_sources_list_says_at_what_interval_and_why() -> None:
     from monitor.config import SourceConfig
     from monitor.models import SourceState
 
-    source = SourceConfig(id="s", name="S", kind="feed", url="https://s.example.org/feed", interval=timedelta(minutes=30))
+    source = SourceConfig(
+        id="s", name="S", kind="feed", url="https://s.example.org/feed", interval=timedelta(minutes=30)
+    )
     at = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
     assert effective_interval(source, None) == (1800.0, "configured")
-    assert effective_interval(source, SourceState("s", interval_s=600.0)) == (
-        600.0,
-        "adaptive (configured 30m)",
-    )
+    assert effective_interval(source, SourceState("s", interval_s=600.0)) == (600.0, "adaptive")
     failing = SourceState(
         "s", consecutive_errors=3, last_checked_at=at, next_check_at=at + timedelta(hours=2)
     )
-    assert effective_interval(source, failing) == (7200.0, "backoff after 3 errors")
+    assert effective_interval(source, failing) == (7200.0, "backoff: 3 errors")
     assert effective_interval(source, SourceState("s", paused=True))[1] == "paused"
