@@ -32,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.demo_feeds import SPAN, DemoCorpus, DemoServer, build_site, corpus_id, load_corpus, source_configs
 from bot.email import LANGUAGES as EMAIL_LANGUAGES
-from bot.email import EmailConfig, ExportPaths, build_message, entity_label, stories_json, write_export
+from bot.email import EmailConfig, ExportPaths, build_message, stories_json, write_export
 from bot.planner import make_digest, views_between
 from bot.settings import BotSettings
 from monitor.cli import configured, fetch_settings, handles_errors, setup_logging
@@ -44,6 +44,7 @@ from monitor.poller import Poller, PollOutcome
 from monitor.settings import MonitorSettings
 from monitor.store import Store
 from summarizer.digest import Digest, StoryView, localize
+from summarizer.gazetteer import default_gazetteer, display_name
 from summarizer.repository import NlpRepository
 
 DEFAULT_CORPUS = Path(__file__).resolve().with_name("demo_data") / "corpus.yaml"
@@ -203,7 +204,9 @@ def print_story(n: int, original: StoryView, lang: str, names: Mapping[str, str]
     if story.entities:
         tags = Text()
         for key in story.entities[:8]:
-            tags.append(f" {entity_label(key)} ", style="black on bright_cyan").append(" ")
+            tags.append(
+                f" {display_name(key, default_gazetteer(), lang)} ", style="black on bright_cyan"
+            ).append(" ")
         grid.add_row("", tags)
     out.print(grid)
     out.print()

@@ -22,6 +22,7 @@ import smtplib
 import socket
 import ssl
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
@@ -34,6 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.errors import ConfigError, VeilleError
 from summarizer.digest import Digest, StoryView, headline_links, localize
+from summarizer.gazetteer import default_gazetteer, display_name
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +186,12 @@ def _safe_url(url: str | None) -> str | None:
     return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
 
 
+def _entity_names(keys: Sequence[str], lang: str) -> list[str]:
+    """What a reader sees for entity keys: gazetteer names in ``lang``, never ids or ``unk:`` keys."""
+    names = default_gazetteer()
+    return [display_name(key, names, lang) for key in keys]
+
+
 def entity_label(key: str) -> str:
     """A readable form of an entity key: ``unk:person:john doe`` -> ``john doe``; canonical ids as they are."""
     return key.split(":", 2)[2] if key.startswith("unk:") and key.count(":") >= 2 else key
@@ -218,7 +226,7 @@ def render_text(digest: Digest, *, lang: str, day: date, unsubscribe: str | None
         lines += [f"   {sentence.text}" for sentence in story.full_sentences or story.sentences]
         meta = f"{_label(lang, 'languages')}: {', '.join(story.languages)}"
         if story.entities:
-            meta += f" | {_label(lang, 'entities')}: {', '.join(map(entity_label, story.entities))}"
+            meta += f" | {_label(lang, 'entities')}: {', '.join(_entity_names(story.entities, lang))}"
         lines.append(f"   {meta}")
         lines.append(f"   {_label(lang, 'sources')} ({story.sources}):")
         lines += [f"   - {label}: {url}" for label, url in _links(story)]
@@ -254,7 +262,8 @@ def _story_html(original: StoryView, lang: str) -> str:
     )
     if story.entities:
         tags = "".join(
-            f'<span dir="auto" style="{_S_TAG}">{_e(entity_label(k))}</span>' for k in story.entities
+            f'<span dir="auto" style="{_S_TAG}">{_e(name)}</span>'
+            for name in _entity_names(story.entities, lang)
         )
         parts.append(f'<p style="{_S_META}"><b>{_label(lang, "entities")}</b>: {tags}</p>')
     return f'<tr><td style="{_S_STORY}">{"".join(parts)}</td></tr>'

@@ -620,3 +620,44 @@ def test_split_html_pieces_are_valid_and_keep_the_text(roots: list[Node], extra:
     assert re.fullmatch(r"\s*".join(["", *map(re.escape, plains), ""]), check_html(text))
     if utf16_len(text) <= limit:
         assert pieces == [text]
+
+
+# --- nothing internal reaches a reader -----------------------------------------------------------------------
+
+_INTERNAL = re.compile(r"unk:|frozenset\(|datetime\.|StoryView\(|DigestSentence\(|\bNone\b|\{'|\['")
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "de", "es", "ar"])
+def test_no_internal_key_or_python_repr_in_any_output(lang: str) -> None:
+    """Every renderer a reader sees (Telegram digest, alert, update, /story, /latest, /trending, the email's
+    text and HTML), on a story with unknown entities: names, never ``unk:`` keys, ids or Python reprs."""
+    from datetime import date
+
+    from bot.commands import latest_text, trending_text
+    from bot.email import render_html, render_text
+    from summarizer.digest import TrendingEntity
+    from summarizer.gazetteer import default_gazetteer
+
+    view = story(
+        "s1",
+        "Europol and France act against Daesh",
+        ("Europol said the operation ran in France.",),
+        entities=("europol", "isis", "unk:place:france", "unk:person:jean dupont"),
+        sources=(("Europol", "https://europol.example/1"), ("Le Monde", "https://lemonde.example/2")),
+    )
+    trend = (TrendingEntity("unk:place:france", 4, 1), TrendingEntity("isis", 3, 0))
+    digest = Digest(SINCE, UNTIL, StoryFilter(), (view,), trend)
+    outputs = [
+        *render_digest(digest, lang),
+        render_alert(view, lang),
+        render_update(view, lang, ["Le Monde"], ["Europol said the operation ran in France."]),
+        *render_story_full(view, lang, ["Europol", "State", "France"]),
+        latest_text([view], lang),
+        trending_text(list(trend), default_gazetteer(), lang),
+        render_text(digest, lang=lang if lang in ("en", "fr") else "en", day=date(2026, 12, 7)),
+        render_html(digest, lang=lang if lang in ("en", "fr") else "en", day=date(2026, 12, 7)),
+    ]
+    leaks = [(n, m.group()) for n, text in enumerate(outputs) for m in [_INTERNAL.search(text)] if m]
+    assert leaks == [], leaks
+    text_email = outputs[-2]
+    assert "France" in text_email and "Jean Dupont" in text_email and "unk" not in text_email
