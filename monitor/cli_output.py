@@ -209,7 +209,8 @@ def sources_table(rows: Sequence[dict[str, Any]], title: str, now: datetime) -> 
             f"{r['consecutive_errors']}/{r['error_count']}" if r["error_count"] else "0",
         )
     table.caption = (
-        "every: the interval now (~ adaptive: the feed's rate; + backoff after errors) · errors: in a row / in all"
+        "every: the interval now (~ adaptive: the feed's rate; + backoff after errors) · "
+        "errors: in a row / in all"
     )
     return table
 

@@ -9,9 +9,10 @@ For each normalized article, in feed order:
    ``NEAR_DUPLICATE_MAX_DISTANCE`` bits among recent articles (a syndicated wire copy, a re-titled
    republication): store it with ``duplicate_of`` set, so downstream stages skip it but nothing is lost.
    The original is the earliest published: when the one arriving was published before the stored one (both
-   dates given by their sources, not estimated), the roles swap: it is stored as the original, and the stored
-   one and its copies become its copies (an agency's release polled after a wire's copy of it stays the
-   original, whatever the order of the polls).
+   dates given by their sources, not estimated), or at the same time by an official source when the stored
+   one's is not, the roles swap: it is stored as the original, and the stored one and its copies become its
+   copies (an agency's release polled after a wire's copy of it stays the original, whatever the order of the
+   polls); other ties: the first seen.
 3. **new** — store it.
 
 Inserts are idempotent (``ON CONFLICT DO NOTHING``): a retried poll after a crash stores nothing twice.
@@ -63,8 +64,11 @@ class NearDuplicateIndex:
         return best[1] if best else None
 
 
-def ingest(tx: StoreTx, articles: Sequence[Article], source_id: str, now: datetime) -> IngestCounts:
-    """Store a batch; a constant number of queries whatever its size (lookups, one insert, one sighting write)."""
+def ingest(
+    tx: StoreTx, articles: Sequence[Article], source_id: str, now: datetime, *, official: bool = False
+) -> IngestCounts:
+    """Store a batch; a constant number of queries whatever its size (lookups, one insert, one sighting write).
+    ``official``: the source is official (an agency's release wins a publication-time tie against a copy)."""
     counts = IngestCounts()
     known = tx.lookup(articles, source_id)
     near = NearDuplicateIndex(
@@ -81,7 +85,7 @@ def ingest(tx: StoreTx, articles: Sequence[Article], source_id: str, now: dateti
                 existing = same[0]  # the same content again from the same source, under a new URL or GUID
             else:
                 original = same[0] if same is not None else near.closest(article)
-                if original is not None and _published_before(tx, article, original):
+                if original is not None and _published_before(tx, article, original, official=official):
                     swaps.append((article.id, original))
                     original = None
                 article = replace(article, duplicate_of=original)
@@ -111,12 +115,15 @@ def ingest(tx: StoreTx, articles: Sequence[Article], source_id: str, now: dateti
     return counts
 
 
-def _published_before(tx: StoreTx, article: Article, original: str) -> bool:
-    """Whether ``article`` was published before the stored ``original`` (both dates from their sources)."""
+def _published_before(tx: StoreTx, article: Article, original: str, *, official: bool) -> bool:
+    """Whether ``article`` comes before the stored ``original``: published earlier (both dates from their
+    sources), or at the same time from an official source when the original's is not."""
     if article.published_estimated:
         return False
     stored = tx.published_times([original]).get(original)
-    return stored is not None and article.published_at < stored
+    if stored is None or article.published_at > stored:
+        return False
+    return article.published_at < stored or (official and not tx.is_official_article(original))
 
 
 def unseen(store: Store, articles: Sequence[Article]) -> list[Article]:

@@ -247,7 +247,7 @@ class Poller:
         def write() -> tuple[IngestCounts, SourceState]:
             published = self.store.recent_published(source.id)
             with self.store.transaction() as tx:
-                counts = ingest(tx, articles, source.id, now)
+                counts = ingest(tx, articles, source.id, now, official=source.is_official)
                 recent = sorted([*published, *counts.new_published], reverse=True)[:20]
                 base = base_interval(policy, recent, now)
                 when = next_check(

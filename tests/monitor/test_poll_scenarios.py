@@ -472,6 +472,25 @@ async def test_the_earliest_published_stays_the_original_whatever_the_poll_order
     assert [name for name, _url in view.sources_list] == ["Europol", "Wire Service"]
 
 
+async def test_at_the_same_time_the_official_source_is_the_original(
+    poller: Poller, http_server: LoopbackServer
+) -> None:
+    release = text(43, 120)
+    wire = rss20([("Interpol arrests suspects", "https://wire.example.org/9", "w9")])
+    wire = wire.replace(text(seed_of("Interpol arrests suspects")), release + " (wire)")
+    agency = rss20([("Interpol: suspects arrested", "https://interpol.example.int/pr/9", "i9")])
+    agency = agency.replace(text(seed_of("Interpol: suspects arrested")), release)
+    http_server.route("/wire", wire, headers=RSS_CT)
+    http_server.route("/agency", agency, headers=RSS_CT)
+    await poller.poll(SourceConfig(id="wire", name="Wire", kind="feed", url=http_server.url("/wire")))
+    await poller.poll(
+        SourceConfig(id="agency", name="Interpol", kind="feed", url=http_server.url("/agency"), official=True)
+    )
+    [original] = poller.store.list_articles(source_id="agency", include_duplicates=True)
+    [copy] = poller.store.list_articles(source_id="wire", include_duplicates=True)
+    assert (original.duplicate_of, copy.duplicate_of) == (None, original.id)  # same time: the official one
+
+
 async def test_repeated_permanent_failures_pause_the_source(
     sqlite_url: str, http_server: LoopbackServer
 ) -> None:
