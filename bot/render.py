@@ -428,8 +428,10 @@ def render_update(
     colon = _label(code, "colon")
     sources = ""
     for linked in (MAX_LINKS, 1, 0) if new_sources else ():  # as many links as fit in a quarter
-        shown = [link(links.get(n), n) if k < linked else "" for k, n in enumerate(new_sources[:MAX_LINKS])]
-        shown = [html or escape(name) for html, name in zip(shown, new_sources, strict=False)]
+        shown = [
+            (link(links.get(name), name) if k < linked else "") or escape(name)
+            for k, name in enumerate(new_sources[:MAX_LINKS])
+        ]
         rest = len(new_sources) - len(shown)
         more = f" {_counted(code, 'more', rest)}" if rest > 0 else ""
         sources = f"{escape(_label(code, 'new_sources'))}{colon}{', '.join(shown)}{more}"

@@ -10,9 +10,9 @@ For each normalized article, in feed order:
    republication): store it with ``duplicate_of`` set, so downstream stages skip it but nothing is lost.
    The original is the earliest published: when the one arriving was published before the stored one (both
    dates given by their sources, not estimated), or at the same time by an official source when the stored
-   one's is not, the roles swap: it is stored as the original, and the stored one and its copies become its
-   copies (an agency's release polled after a wire's copy of it stays the original, whatever the order of the
-   polls); other ties: the first seen.
+   one's is not, the roles swap (decided for the whole batch at once): it is stored as the original, and the
+   stored one and its copies become its copies (an agency's release polled after a wire's copy of it stays the
+   original, whatever the order of the polls); other ties: the first seen.
 3. **new** — store it.
 
 Inserts are idempotent (``ON CONFLICT DO NOTHING``): a retried poll after a crash stores nothing twice.
@@ -76,7 +76,6 @@ def ingest(
     )
     fresh: list[Article] = []
     sightings: list[tuple[str, str, str | None, datetime]] = []
-    swaps: list[tuple[str, str]] = []  # (new original, the stored article it replaces as the original)
     for article in articles:
         existing = known.existing(article)
         if existing is None:
@@ -85,9 +84,6 @@ def ingest(
                 existing = same[0]  # the same content again from the same source, under a new URL or GUID
             else:
                 original = same[0] if same is not None else near.closest(article)
-                if original is not None and _published_before(tx, article, original, official=official):
-                    swaps.append((article.id, original))
-                    original = None
                 article = replace(article, duplicate_of=original)
         if existing is not None:
             sightings.append((existing, source_id, article.guid, now))
@@ -96,6 +92,7 @@ def ingest(
         if article.duplicate_of is None:
             near.add(article.id, article.simhash)
         fresh.append(article)
+    fresh, swaps = _earliest_first(tx, fresh, official=official)
     inserted = tx.insert_articles(fresh)
     tx.add_sightings(sightings)
     for new, old in swaps:
@@ -115,15 +112,30 @@ def ingest(
     return counts
 
 
-def _published_before(tx: StoreTx, article: Article, original: str, *, official: bool) -> bool:
-    """Whether ``article`` comes before the stored ``original``: published earlier (both dates from their
-    sources), or at the same time from an official source when the original's is not."""
-    if article.published_estimated:
-        return False
-    stored = tx.published_times([original]).get(original)
-    if stored is None or article.published_at > stored:
-        return False
-    return article.published_at < stored or (official and not tx.is_official_article(original))
+def _earliest_first(
+    tx: StoreTx, fresh: Sequence[Article], *, official: bool
+) -> tuple[list[Article], list[tuple[str, str]]]:
+    """The batch with each copy that comes before its stored original made an original, and the swaps to do
+    after the insert as (new original, former original). A copy comes first when it was published earlier
+    (both dates from their sources), or at the same time from an official source when the original's is not.
+    Two queries for the whole batch, none when it has no dated copy."""
+    copies = [a for a in fresh if a.duplicate_of is not None and not a.published_estimated]
+    if not copies:
+        return list(fresh), []
+    originals = [a.duplicate_of for a in copies if a.duplicate_of is not None]
+    times = tx.published_times(originals)
+    officials = tx.official_articles(originals) if official else set()
+    swaps = {
+        a.id: a.duplicate_of
+        for a in copies
+        if a.duplicate_of in times
+        and (
+            a.published_at < times[a.duplicate_of]
+            or (a.published_at == times[a.duplicate_of] and official and a.duplicate_of not in officials)
+        )
+    }
+    batch = [replace(a, duplicate_of=None) if a.id in swaps else a for a in fresh]
+    return batch, [(new, old) for new, old in swaps.items() if old is not None]
 
 
 def unseen(store: Store, articles: Sequence[Article]) -> list[Article]:

@@ -330,14 +330,17 @@ class StoreTx:
             found.update({row.id: row.published_at for row in self._conn.execute(query)})
         return found
 
-    def is_official_article(self, article_id: str) -> bool:
-        """Whether the stored article's source is marked official (as last polled)."""
-        query = (
-            select(sources.c.official)
-            .join(articles, articles.c.source_id == sources.c.source_id)
-            .where(articles.c.id == article_id)
-        )
-        return bool(self._conn.execute(query).scalar())
+    def official_articles(self, ids: Sequence[str]) -> set[str]:
+        """The stored articles of ``ids`` whose source is marked official (as last polled)."""
+        found: set[str] = set()
+        for chunk in _chunks(list(dict.fromkeys(ids)), 500):
+            query = (
+                select(articles.c.id)
+                .join(sources, articles.c.source_id == sources.c.source_id)
+                .where(articles.c.id.in_(chunk), sources.c.official.is_(True))
+            )
+            found.update(self._conn.execute(query).scalars())
+        return found
 
     def make_original(self, article_id: str, copy_of: str) -> None:
         """``article_id`` (stored) becomes the original of ``copy_of``, which was, and of that one's copies."""

@@ -25,6 +25,7 @@ from summarizer.digest import Digest, build_digest, localize, parse_filter, tren
 from summarizer.gazetteer import default_gazetteer, display_name
 from summarizer.repository import NlpRepository, StoryRow
 from summarizer.settings import SummarizerSettings
+from summarizer.summaries import sentence_record
 
 if TYPE_CHECKING:
     from summarizer.clustering_eval import Extractor
@@ -211,10 +212,7 @@ def stories_show(story_id: str, lang: str | None, as_json: bool) -> None:
             sentences = told.full_sentences or told.sentences
             localized: dict[str, Any] = {
                 **(story.summary or {}),
-                "full": [
-                    {"text": x.text, "article_id": x.article_id, "position": x.position, "lang": x.lang}
-                    for x in sentences
-                ],
+                "full": [sentence_record(x) for x in sentences],
             }
             story = replace(story, headline=told.headline, summary=localized)
         members = repo.story_members(story.id)

@@ -36,9 +36,9 @@ from summarizer.summaries import (
     FULL_WORDS,
     StorySummary,
     SummaryArticle,
-    SummarySentence,
     importance,
     normalize_lang,
+    sentence_record,
     summarize_each,
 )
 from summarizer.tables import cluster_state
@@ -255,17 +255,8 @@ def _summary_json(summary: StorySummary, lang_of: Mapping[str, str]) -> dict[str
         "headline": summary.headline,
         "headline_article_id": summary.headline_article_id,
         "headline_lang": lang_of.get(summary.headline_article_id),
-        "sentences": [_sentence_json(s) for s in summary.sentences],
-        "full": [_sentence_json(s) for s in summary.full],
-    }
-
-
-def _sentence_json(sentence: SummarySentence) -> dict[str, Any]:
-    return {
-        "text": sentence.text,
-        "article_id": sentence.article_id,
-        "position": sentence.position,
-        "lang": sentence.lang,
+        "sentences": [sentence_record(s) for s in summary.sentences],
+        "full": [sentence_record(s) for s in summary.full],
     }
 
 

@@ -49,7 +49,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -143,6 +143,29 @@ class StorySummary:
     first_seen: datetime
     last_update: datetime
     full: tuple[SummarySentence, ...] = ()  # the full summary (``full_words``), when asked for
+
+
+class SentenceLike(Protocol):
+    """A summary sentence as stored (``SummarySentence``) or as read back (``digest.DigestSentence``)."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def article_id(self) -> str: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def lang(self) -> str | None: ...
+
+
+def sentence_record(sentence: SentenceLike) -> dict[str, Any]:
+    """A summary sentence as the story's stored summary holds it (text, article id, position, language)."""
+    return {
+        "text": sentence.text,
+        "article_id": sentence.article_id,
+        "position": sentence.position,
+        "lang": sentence.lang,
+    }
 
 
 def from_monitor_article(article: Article) -> SummaryArticle:
@@ -394,11 +417,10 @@ def summarize_each(
         )
         picked = [candidates[i] for i in keep]
         relevance = _relevance(body[keep], picked, usable, written)
-        ranked = _mmr(relevance, body[keep], len(picked), lambda_) if words or full_words else []
-        if words is None:
-            chosen = _mmr(relevance, body[keep], max_sentences, lambda_)
-        else:
-            chosen = _within_words(ranked, picked, words)
+        # one MMR ranking serves both lengths: a greedy ranking's first k picks are its ranking of k
+        depth = len(picked) if words or full_words else max_sentences
+        ranked = _mmr(relevance, body[keep], depth, lambda_)
+        chosen = ranked[:max_sentences] if words is None else _within_words(ranked, picked, words)
         sentences = _standalone_first(_in_reading_order(chosen, picked, usable))
         full = (
             _standalone_first(_in_reading_order(_within_words(ranked, picked, full_words), picked, usable))
