@@ -25,6 +25,7 @@ from bot.tables import email_exports, outbox, subscribers
 from monitor.errors import ConfigError
 from monitor.store import Store
 from monitor.tables import articles, sources
+from summarizer.repository import FAILED
 from summarizer.tables import article_nlp, stories
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,9 @@ def store_gauges(store: Store) -> list[tuple[str, str, Mapping[str, str], float]
         ).scalar_one()
         n_articles = conn.execute(select(func.count()).select_from(articles)).scalar_one()
         processed = conn.execute(select(func.count()).select_from(article_nlp)).scalar_one()
+        failed = conn.execute(
+            select(func.count()).select_from(article_nlp).where(article_nlp.c.status == FAILED)
+        ).scalar_one()
         n_stories = conn.execute(
             select(func.count()).select_from(stories).where(stories.c.merged_into.is_(None))
         ).scalar_one()
@@ -89,6 +93,7 @@ def store_gauges(store: Store) -> list[tuple[str, str, Mapping[str, str], float]
         ("veille_sources_paused", "sources paused after repeated permanent errors", {}, paused),
         ("veille_articles", "articles in the store", {}, n_articles),
         ("veille_summarizer_queue", "articles not summarized yet", {}, max(n_articles - processed, 0)),
+        ("veille_summarizer_failed", "articles that failed alone and were skipped", {}, failed),
         ("veille_stories", "stories (merged ones not counted)", {}, n_stories),
         ("veille_subscribers_active", "active Telegram chats", {}, active),
     ]

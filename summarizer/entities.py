@@ -50,6 +50,7 @@ from summarizer.gazetteer import (
     fold_marks,
     normalize_alias,
 )
+from summarizer.tables import bounded_key
 
 logger = logging.getLogger(__name__)
 
@@ -406,7 +407,9 @@ def _result(mentions: list[Mention], lang: str | None, notes: tuple[str, ...]) -
 def _keys(mentions: Sequence[Mention], lang: str | None) -> list[str]:
     """Each mention's count key; a lone unknown surname takes the key of a fuller name of the same person."""
     names = [normalize_alias(m.text, lang) for m in mentions]
-    keys = [m.entity_id or f"unk:{m.label}:{name}" for m, name in zip(mentions, names, strict=True)]
+    keys = [
+        m.entity_id or bounded_key(f"unk:{m.label}:{name}") for m, name in zip(mentions, names, strict=True)
+    ]
     surnames: dict[str, str] = {}
     for m, name, key in zip(mentions, names, keys, strict=True):
         if m.label == "person" and " " in name:

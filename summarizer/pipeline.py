@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from monitor.models import Article
 from monitor.store import Store
@@ -54,8 +56,25 @@ def state_name(model_id: str) -> str:
 @dataclass(frozen=True, slots=True)
 class BatchCounts:
     articles: int = 0
-    errors: int = 0
+    errors: int = 0  # processed with a recorded error (entities failed), still clustered
     stories_touched: int = 0
+    failed: int = 0  # failed alone and skipped: recorded as ``failed`` with the error
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """True when the database could not be reached or answer (a passing fault: retry later, mark nothing)."""
+    if isinstance(exc, (InterfaceError, DisconnectionError, PoolTimeout, ConnectionError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig).lower()
+        return not any(word in text for word in ("syntax", "no such table", "no such column"))
+    return False
+
+
+def _brief(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [""])[0][:300]
 
 
 def utcnow() -> datetime:
@@ -79,6 +98,7 @@ class Summarizer:
         self.extractor = extractor
         self.embedder = embedder
         self.clock = clock
+        self._model = model
         self.clusterer = HybridClusterer(model)
         self._load_state()
 
@@ -126,10 +146,56 @@ class Summarizer:
         log.info("clusterer state migrated: %d stories rebuilt from their stored articles", len(old.stories))
 
     def process_pending(self, batch_size: int = 64) -> BatchCounts:
-        """Process one batch; returns what it did (0 articles: nothing was pending)."""
+        """Process one batch; returns what it did (0 articles: nothing was pending).
+
+        A batch that fails for anything but an unreachable database is redone article by article from the last
+        saved state; an article that fails alone is recorded as ``failed`` with its error and skipped for good
+        (a poison article costs itself, never the articles after it: issue 12, point 1). A database that cannot
+        be reached raises: nothing is marked, the caller retries later."""
         pending = self.repo.pending(batch_size, self.embedder.model_id)
         if not pending:
             return BatchCounts()
+        try:
+            return self._process(pending)
+        except Exception as exc:
+            if is_unreachable(exc):
+                self._reload()
+                raise
+            log.warning(
+                "summarizer batch of %d failed (%s): retrying article by article", len(pending), _brief(exc)
+            )
+            self._reload()
+        total, failures = BatchCounts(), []
+        for article in pending:
+            try:
+                done = self._process([article])
+            except Exception as exc:
+                self._reload()
+                if is_unreachable(exc):
+                    raise
+                failures.append((article, exc))
+                continue
+            total = BatchCounts(
+                total.articles + done.articles,
+                total.errors + done.errors,
+                total.stories_touched + done.stories_touched,
+            )
+        if (
+            len(failures) == len(pending) > 1
+        ):  # every article fails alone: a broken stage, not a poison article
+            raise failures[-1][1]
+        for article, failure in failures:
+            error = f"{type(failure).__name__}: {_brief(failure)}"
+            log.error("article %s (%s) failed and is skipped: %s", article.id, article.url, error)
+            self.repo.mark_failed(article, self.clock(), error)
+        return replace(total, articles=total.articles + len(failures), failed=len(failures))
+
+    def _reload(self) -> None:
+        """Back to the clusterer state of the last saved batch (the store's, consistent with its tables)."""
+        self.clusterer = HybridClusterer(self._model)
+        self._load_state()
+
+    def _process(self, pending: Sequence[Article]) -> BatchCounts:
         now = self.clock()
         entities = self._entities(pending)
         vectors = self._vectors(pending)
@@ -170,6 +236,7 @@ class Summarizer:
                 total.articles + done.articles,
                 total.errors + done.errors,
                 total.stories_touched + done.stories_touched,
+                total.failed + done.failed,
             )
         return total
 

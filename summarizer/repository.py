@@ -28,10 +28,13 @@ from summarizer.tables import (
     article_entities,
     article_mentions,
     article_nlp,
+    bounded_key,
     cluster_state,
     stories,
     story_articles,
 )
+
+FAILED = "failed"  # article_nlp.status of an article that failed alone and is skipped (ok / error / failed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +79,14 @@ class NlpRepository:
         """Articles not processed yet, or processed with another embedding model (a model change recomputes),
         oldest first (first seen, then id: a stable order)."""
         done = select(article_nlp.c.article_id)
+        failed = select(article_nlp.c.article_id).where(article_nlp.c.status == FAILED)
         current = select(article_embeddings.c.article_id).where(article_embeddings.c.model_id == model_id)
         query = (
             select(articles)
-            .where(or_(articles.c.id.not_in(done), articles.c.id.not_in(current)))
+            .where(
+                or_(articles.c.id.not_in(done), articles.c.id.not_in(current)),
+                articles.c.id.not_in(failed),
+            )
             .order_by(articles.c.first_seen_at, articles.c.id)
             .limit(limit)
         )
@@ -149,7 +156,7 @@ class NlpRepository:
             counts = [
                 {
                     "article_id": aid,
-                    "entity_key": k[:200],
+                    "entity_key": bounded_key(k),
                     "count": n,
                     "seen_at": result.article.published_at,  # the stories' clock (first seen when undated)
                 }
@@ -206,6 +213,44 @@ class NlpRepository:
             ],
             ["article_id"],
         )
+
+    def mark_failed(self, article: Article, when: datetime, error: str) -> None:
+        """Records an article that failed alone: status ``failed`` and its error; it is not pending any more
+        (``veille stories failed`` lists them, ``veille summarize --retry-failed`` puts them back)."""
+        row = {
+            "article_id": article.id,
+            "language": article.language,
+            "status": FAILED,
+            "error": error[:2000],
+            "processed_at": when,
+        }
+        with self.store.write_connection() as conn:
+            _upsert(conn, article_nlp, [row], ["article_id"])
+
+    def failed(self, limit: int = 100) -> list[tuple[Article, datetime, str]]:
+        """The articles that failed alone, newest failure first: (article, when, error)."""
+        query = (
+            select(articles, article_nlp.c.processed_at.label("failed_at"), article_nlp.c.error.label("why"))
+            .join(article_nlp, article_nlp.c.article_id == articles.c.id)
+            .where(article_nlp.c.status == FAILED)
+            .order_by(article_nlp.c.processed_at.desc(), articles.c.id)
+            .limit(limit)
+        )
+        with self.store.engine.connect() as conn:
+            return [
+                (article_from_row(row), row["failed_at"], row["why"] or "")
+                for row in conn.execute(query).mappings()
+            ]
+
+    def count_failed(self) -> int:
+        query = select(func.count()).select_from(article_nlp).where(article_nlp.c.status == FAILED)
+        with self.store.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def retry_failed(self) -> int:
+        """Puts the failed articles back in the queue (after a fix); returns how many."""
+        with self.store.write_connection() as conn:
+            return conn.execute(delete(article_nlp).where(article_nlp.c.status == FAILED)).rowcount or 0
 
     def stories_since(self, since: datetime) -> list[StoryRow]:
         query = (

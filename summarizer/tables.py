@@ -14,6 +14,8 @@ matches this module exactly.
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -32,6 +34,19 @@ from sqlalchemy import (
 from monitor.tables import ARTICLE_ID_LENGTH, UTCDateTime, metadata
 
 ENTITY_KEY_LENGTH = 200
+_KEY_DIGEST = 16
+
+
+def bounded_key(key: str) -> str:
+    """An entity key that fits its column and stays distinct: a key longer than ``ENTITY_KEY_LENGTH`` keeps its
+    start and ends with ``~`` and 16 hex digits of its SHA-256 (two long names sharing their first 200 characters
+    used to collide on a plain cut, and the batch failed at every retry: issue 12, point 1)."""
+    if len(key) <= ENTITY_KEY_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:_KEY_DIGEST]
+    return f"{key[: ENTITY_KEY_LENGTH - _KEY_DIGEST - 1]}~{digest}"
+
+
 MODEL_ID_LENGTH = 200
 STORY_ID_LENGTH = 48
 
@@ -45,7 +60,7 @@ article_nlp = Table(
     metadata,
     Column("article_id", String(ARTICLE_ID_LENGTH), _article_fk(), primary_key=True),
     Column("language", String(16), nullable=True),
-    Column("status", String(16), nullable=False),  # "ok" or "error"
+    Column("status", String(16), nullable=False),  # "ok", "error" (entities failed) or "failed" (skipped)
     Column("error", Text, nullable=True),
     Column("processed_at", UTCDateTime, nullable=False),
 )
