@@ -16,10 +16,11 @@ from pathlib import Path
 import click
 
 from bot.botcli import COMMANDS as BOT_COMMANDS
+from bot.botcli import bot_outbox, bot_subscribers
 from bot.configcli import COMMANDS as CONFIG_COMMANDS
 from bot.configcli import config_option, install_config
 from monitor.cli import COMMANDS as MONITOR_COMMANDS
-from monitor.cli import handles_errors, sources_option
+from monitor.cli import handles_errors, reads_only, sources_option
 from summarizer.cli import COMMANDS as SUMMARIZER_COMMANDS
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
@@ -63,6 +64,8 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 
 for command in (*MONITOR_COMMANDS, *SUMMARIZER_COMMANDS, *BOT_COMMANDS, *CONFIG_COMMANDS):
     cli.add_command(command)
+for command in (bot_outbox, bot_subscribers):  # they only read: a mistyped database path is refused
+    reads_only(command)
 
 
 @cli.command("run")

@@ -3,8 +3,13 @@
 0. ``where_of`` reads an update: chat, forum topic, sender, and whether it was posted as the chat itself (a
    channel post, an anonymous group admin); ``arguments`` is the text after the command.
 1. Arguments: ``parse_subscription`` (a filter plus ``alerts`` and ``at:HH:MM``, entity names resolved to
-   canonical ids through the gazetteer), ``parse_schedule``, ``parse_duration``, ``parse_count``. A value the
-   bot cannot use raises ``BadInput``: the i18n key of the reply that explains the fix, and its values.
+   canonical ids through the gazetteer), ``parse_schedule``, ``parse_duration``, ``parse_count``,
+   ``number``, ``parse_story_id``. A value the bot cannot use raises ``BadInput``: the i18n key of
+   the reply that explains the fix, and its values (a user's text repeated there is cut to ``MAX_SHOWN``).
+   Everything a chat sends is bounded before use: filters (``MAX_FILTER`` characters), digest times
+   (``MAX_TIMES``), time zone names (``MAX_ZONE`` characters of the IANA alphabet before ``zoneinfo`` reads a
+   file), numbers (a few decimal digits, what ``int`` reads: never ``²``), story ids; the buttons' data is
+   matched whole, to its very end (ASCII digits).
 2. Replies: the settings message and its keyboard, the latest stories, the trending entities, the operators'
    source and status reports; Telegram HTML in the chat's language (``bot.i18n``), every value escaped.
 """
@@ -32,12 +37,20 @@ from summarizer.gazetteer import Gazetteer, display_name
 DEFAULT_TIME = time(8, 0)
 ALERT_WORDS = frozenset({"alerts", "alert", "alertes", "alerte"})
 PRESETS: tuple[tuple[time, ...], ...] = ((time(8),), (time(8), time(18)), (time(7), time(12), time(19)))
-SETTINGS_PATTERN = r"^s:(lang:(en|fr|de|es|ar)|al:\d{1,9}|t:([0-2]|none)|mute:(8h|off))$"
-UNSUBSCRIBE_PATTERN = r"^u:(\d{1,9}|all)$"
-LANGUAGE_PATTERN = r"^l:(en|fr|de|es|ar)$"
+# the buttons' data, matched whole: "$" would also match before a final newline ("l:fr\n")
+SETTINGS_PATTERN = r"^s:(lang:(en|fr|de|es|ar)|al:[0-9]{1,9}|t:([0-2]|none)|mute:(8h|off))\Z"
+UNSUBSCRIBE_PATTERN = r"^u:([0-9]{1,9}|all)\Z"
+LANGUAGE_PATTERN = r"^l:(en|fr|de|es|ar)\Z"
 NO_TIMES = frozenset({"none", "off", "no", "aucune", "non"})
 MAX_BUTTONS = 10  # subscriptions with their own button
 MAX_MUTE = timedelta(days=90)
+MAX_SHOWN = 100  # characters of a user's value repeated in a refusal
+MAX_FILTER = 500  # characters of a /subscribe or /search filter
+MAX_TIMES = 12  # digest times of one subscription
+MAX_ZONE = 64  # characters of a time zone name (the longest IANA name has 32)
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*", re.ASCII)
+_NUMBER = re.compile(r"\d{1,9}")  # decimal digits of any script, what int() reads (str.isdigit also takes ²)
+_STORY_ID = re.compile(r"[\w.:-]{1,100}")
 _PLAIN_WORD = re.compile(r"[^\s\"'\\]+")
 _PREFIXED = re.compile(r"(-|(?:entity|lang|tag|min):)(.*)", re.DOTALL)
 _DURATION = re.compile(r"(\d{1,4})\s*([mhdj])")
@@ -51,7 +64,12 @@ class BadInput(Exception):
     def __init__(self, key: str, **values: object) -> None:
         super().__init__(key)
         self.key = key
-        self.values = values
+        self.values = {k: shown(v) if isinstance(v, str) else v for k, v in values.items()}
+
+
+def shown(value: str) -> str:
+    """A user's value as a reply repeats it: at most ``MAX_SHOWN`` characters, "…" marking a cut."""
+    return value if len(value) <= MAX_SHOWN else value[: MAX_SHOWN - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,18 +141,23 @@ def resolve_entity(name: str, gazetteer: Gazetteer, lang: str) -> str:
 
 
 def digest_times(value: str) -> tuple[time, ...]:
-    """``"08:00,18:30"`` -> times; empty or malformed -> ``BadInput``."""
+    """``"08:00,18:30"`` -> times; empty, malformed or more than ``MAX_TIMES`` -> ``BadInput``."""
     try:
         times = parse_times(value)
     except ValueError as exc:
         raise BadInput("bad.time", value=value) from exc
     if not times:
         raise BadInput("bad.time", value=value)
+    if len(times) > MAX_TIMES:
+        raise BadInput("bad.times", max=MAX_TIMES)
     return times
 
 
 def check_filter(text: str) -> None:
-    """A malformed filter (unclosed quote, ``min:x``) -> ``BadInput`` with its fix (the word "filter" once)."""
+    """A malformed filter (unclosed quote, ``min:x``) -> ``BadInput`` with its fix (the word "filter" once); so
+    is one longer than ``MAX_FILTER`` characters."""
+    if len(text) > MAX_FILTER:
+        raise BadInput("bad.too_long", n=len(text), max=MAX_FILTER)
     try:
         parse_filter(text)
     except ConfigError as exc:
@@ -180,9 +203,14 @@ def parse_duration(text: str) -> timedelta | None:
 
 
 def check_zone(name: str) -> str:
+    """An IANA time zone name that ``zoneinfo`` knows; anything else -> ``BadInput``. The name is checked first
+    (length, letters, digits, ``_+-`` and ``/`` between parts): ``zoneinfo`` reads it as a file path, and a long
+    name or a folder (``Europe``) raises ``OSError`` there."""
+    if len(name) > MAX_ZONE or not _ZONE_NAME.fullmatch(name):
+        raise BadInput("bad.timezone", value=name)
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise BadInput("bad.timezone", value=name) from exc
     return name
 
@@ -199,12 +227,26 @@ def parse_schedule(text: str) -> tuple[tuple[time, ...] | None, str | None]:
     return (digest_times(",".join(words)) if words else None), tz
 
 
+def number(text: str) -> int | None:
+    """The value of at most 9 decimal digits (``42``, ``٤٢``), else None (``²``, ``-1``, ``4.2``, 5,000 digits)."""
+    return int(text) if _NUMBER.fullmatch(text) else None
+
+
 def parse_count(text: str, default: int, maximum: int) -> int:
+    """``/latest N``: N from 1 to ``maximum`` (``default`` when not given)."""
     if not text:
         return default
-    if not text.isdigit() or not 1 <= int(text) <= maximum:
+    found = number(text)
+    if found is None or not 1 <= found <= maximum:
         raise BadInput("bad.number", value=text, max=maximum)
-    return int(text)
+    return found
+
+
+def parse_story_id(text: str) -> str:
+    """``/story ID``: a story id (letters, digits, ``_.:-``, at most 100); anything else is no story's."""
+    if not _STORY_ID.fullmatch(text):
+        raise BadInput("story.unknown", id=text)
+    return text
 
 
 # --- 2. replies ---------------------------------------------------------------------------------------------

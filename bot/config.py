@@ -33,10 +33,11 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 from sqlalchemy.engine import make_url
 
-from bot.configfile import ConfigFile, read_config_file, read_secret
+from bot.configfile import ConfigFile, read_config_file, read_secret, secret_problem
+from bot.email import email_problems
 from bot.settings import BotSettings, ServiceSettings
 from monitor.errors import ConfigError
-from monitor.settings import MonitorSettings, choices, env_var, expected, limits
+from monitor.settings import MonitorSettings, choices, env_var, expected, limits, shown_setting
 from monitor.validation import ConfigErrors, show
 from summarizer.settings import SummarizerSettings
 
@@ -104,6 +105,7 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
     monitor = _validate(MonitorSettings, "monitor", given, errors)
     summarizer = _validate(SummarizerSettings, "summarizer", given, errors)
     bot = _validate(BotSettings, "bot", given, errors)
+    errors += _email_errors(bot, given["bot"]) if bot is not None else []
     service = _validate(ServiceSettings, "service", given, errors)
     if errors or monitor is None or summarizer is None or bot is None or service is None:
         raise ConfigErrors(sorted(errors, key=lambda e: (e.path is None, e.line or 0)))
@@ -213,6 +215,10 @@ def _from_env(environ: Mapping[str, str], given: dict[str, dict[str, _Given]]) -
                     errors.append(ConfigError(f"{file_var}={path}: {secret.detail}", hint=secret.hint))
                 else:
                     given[section][field] = _Given(SecretStr(secret), var=file_var, secret_file=path)
+            elif raw and field in secrets and (problem := secret_problem(raw)):
+                errors.append(
+                    ConfigError(f"{var}: the secret {problem}", hint=f"set {var} to the secret alone")
+                )
             elif raw:
                 given[section][field] = _Given(raw, var=var)
     return errors
@@ -241,7 +247,7 @@ def _error(
     field = str(err["loc"][0])
     info = model.model_fields[field]
     where = values.get(field, _Given(None, var=env_var(field)))
-    shown = HIDDEN if field in _secrets(model) else show(err["input"])
+    shown = HIDDEN if field in _secrets(model) else shown_setting(field, err["input"])
     fix = (err.get("ctx") or {}).get("hint")  # a validator's own fix (monitor.validation.invalid)
     if where.path is None:
         hint = f"{fix} ({where.var}: {info.description})" if fix else None
@@ -252,6 +258,25 @@ def _error(
     return ConfigError(
         f"[{section}] {field} = {shown}: {message}", path=where.path, line=where.line, hint=hint
     )
+
+
+def _email_errors(bot: BotSettings, values: Mapping[str, _Given]) -> list[ConfigError]:
+    """The email settings the email commands would refuse (``bot.email.email_problems``: one rule for both)."""
+    errors: list[ConfigError] = []
+    problems = email_problems(
+        security=bot.smtp_security,
+        username=bot.smtp_username,
+        unsubscribe_mailto=bot.email_unsubscribe_mailto,
+        unsubscribe_url=bot.email_unsubscribe_url,
+    )
+    for problem in problems:
+        where = values.get(problem.setting, _Given(None, var=env_var(problem.setting)))
+        if where.path is None:
+            errors.append(ConfigError(f"{where.var}: {problem.message}", hint=problem.hint))
+        else:
+            message = f"[bot] {problem.message}"
+            errors.append(ConfigError(message, path=where.path, line=where.line, hint=problem.hint))
+    return errors
 
 
 # --- the effective configuration, the documentation ---------------------------------------------------------
@@ -278,7 +303,7 @@ def effective(config: Config) -> list[Effective]:
             if isinstance(value, SecretStr):
                 value = HIDDEN
             elif key == "database_url":
-                value = make_url(value).render_as_string(hide_password=True)
+                value = _database_url_shown(value)
             elif isinstance(value, Path):
                 value = str(value)
             rows.append(Effective(section, key, value, config.origin(section, key)))
@@ -287,6 +312,13 @@ def effective(config: Config) -> list[Effective]:
                 origin = config.origin(section, key) if path else "default"
                 rows.append(Effective(section, f"{key}_file", path, origin))
     return rows
+
+
+def _database_url_shown(url: str) -> str:
+    """The database URL as ``config check`` shows it: the password, in the URL or in its query, hidden."""
+    parsed = make_url(url)
+    query = {k: "***" if k.lower() == "password" else v for k, v in parsed.query.items()}
+    return parsed.set(query=query).render_as_string(hide_password=True)
 
 
 @dataclass(frozen=True, slots=True)

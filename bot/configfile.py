@@ -21,7 +21,13 @@ from typing import Any, NoReturn
 import yaml
 
 from monitor.errors import ConfigError
-from monitor.validation import ConfigErrors
+from monitor.validation import (
+    ConfigErrors,
+    long_number_problem,
+    nesting_problem,
+    too_deep,
+    unreadable_value,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +66,13 @@ def read_config_file(path: Path, *, explicit: bool) -> ConfigFile | None:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         _fail(name, raw[: exc.start].count(b"\n") + 1, "not UTF-8 text", "save the file as UTF-8")
-    return _parse_toml(text, name) if kind == "toml" else _parse_yaml(text, name)
+    too_nested = nesting_problem(text, name)  # the parsers recurse once per level, and fail without a line
+    if too_nested is not None:
+        raise ConfigErrors([too_nested])
+    try:
+        return _parse_toml(text, name) if kind == "toml" else _parse_yaml(text, name)
+    except RecursionError:  # nesting the scan for brackets does not see (YAML indentation)
+        raise ConfigErrors([too_deep(name)]) from None
 
 
 def _parse_toml(text: str, name: str) -> ConfigFile:
@@ -71,6 +83,8 @@ def _parse_toml(text: str, name: str) -> ConfigFile:
         message = str(exc)[: found.start()].strip() if found else str(exc)
         hint = 'write key = value lines under [section] headers, text in double quotes: key = "value"'
         _fail(name, int(found.group(1)) if found else None, f"TOML syntax error: {message}", hint)
+    except ValueError as exc:  # an int of 4,300 digits or more (sys.get_int_max_str_digits)
+        raise ConfigErrors([long_number_problem(text, name) or unreadable_value(exc, name)]) from exc
     return ConfigFile(name, data, toml_lines(text))
 
 
@@ -102,6 +116,8 @@ def _parse_yaml(text: str, name: str) -> ConfigFile:
         what = " ".join(part for part in (exc.context, exc.problem) if part)
         hint = "check the indentation (spaces, not tabs) and the quotes around here"
         _fail(name, mark.line + 1 if mark else None, f"YAML syntax error: {what}", hint)
+    except ValueError as exc:  # an int of 4,300 digits or more, a date such as 2024-02-30
+        raise ConfigErrors([long_number_problem(text, name) or unreadable_value(exc, name)]) from exc
     if not isinstance(data, dict):
         hint = "write sections (monitor:, summarizer:, bot:, service:) with key: value lines under them"
         _fail(name, 1, "expected sections of settings", hint)
@@ -123,8 +139,21 @@ def _yaml_key(name: str, lines: dict[tuple[str, ...], int], path: tuple[str, ...
     lines[path] = line
 
 
+def secret_problem(secret: str) -> str | None:
+    """What is wrong with a secret's text, else None: a secret is one line, with no control character (a line
+    break or a NUL inside would fail at run time, or split an HTTP or SMTP command)."""
+    if not secret:
+        return "is empty"
+    if re.search(r"[\x00-\x1f\x7f]", secret):
+        return "holds a line break or another control character inside (a secret is one line)"
+    return None
+
+
 def read_secret(path: Path) -> str | ConfigError:
-    """The stripped content of a secret file owned by the current user and readable by it only (0600, 0400)."""
+    """The content of a secret file owned by the current user and readable by it only (0600, 0400).
+
+    One final line break (files end with one) and spaces around the secret are removed; a line break, a NUL or
+    another control character inside is refused, and so is an empty file."""
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
@@ -134,11 +163,16 @@ def read_secret(path: Path) -> str | ConfigError:
             owner = "you" if info.st_uid == os.getuid() else f"user id {info.st_uid}, not you"
             message = f"{path} is not readable by its owner only (mode {mode:04o}, owned by {owner})"
             return ConfigError(message, hint=f"chmod 600 {path}, as the user who runs veille")
-        text = path.read_bytes().decode("utf-8").strip()
+        text = path.read_bytes().decode("utf-8").removesuffix("\n").removesuffix("\r").strip(" \t")
     except FileNotFoundError:
         return ConfigError(f"secret file {path} not found", hint="check the path")
     except OSError as exc:
         return ConfigError(f"cannot read the secret file {path}: {exc.strerror}", hint=f"chmod 600 {path}")
     except UnicodeDecodeError:
         return ConfigError(f"{path} is not UTF-8 text", hint="write the secret alone in the file, as text")
-    return text or ConfigError(f"secret file {path} is empty", hint="write the secret in it")
+    problem = secret_problem(text)
+    if problem == "is empty":
+        return ConfigError(f"secret file {path} is empty", hint="write the secret in it")
+    if problem:
+        return ConfigError(f"secret file {path} {problem}", hint="write the secret alone, on one line")
+    return text

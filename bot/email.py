@@ -2,7 +2,8 @@
 
 1. ``render_text`` and ``render_html`` turn a ``Digest`` into the two parts, in the email language (each story
    through ``summarizer.digest.localize``). The HTML is what mail clients render: nested tables, inline CSS
-   only, no script, no external image, every text escaped, only http(s) links.
+   only, no script, no external image, every text escaped, only http(s) links. Neither part carries the bidi
+   embeddings, overrides and isolates a source's text may hold (``strip_bidi``; ``bot.render`` too).
 2. ``build_message`` wraps them in a multipart/alternative ``EmailMessage`` with a stable Message-ID per day
    and sender domain (a resend is recognisable) and ``List-Unsubscribe`` (RFC 2369, one-click RFC 8058).
 3. ``write_export`` writes ``veille-YYYY-MM-DD.eml``, ``.html`` and ``.json`` (``stories_json``) atomically.
@@ -18,6 +19,7 @@ import html
 import json
 import logging
 import os
+import re
 import smtplib
 import socket
 import ssl
@@ -34,6 +36,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.errors import ConfigError, VeilleError
+from monitor.validation import ConfigErrors, show
 from summarizer.digest import Digest, StoryView, headline_links, localize
 from summarizer.gazetteer import default_gazetteer, display_name
 
@@ -79,14 +82,65 @@ class EmailConfig:
             raise ConfigError(
                 f"email time zone {self.timezone!r}", hint="an IANA name: Europe/Paris"
             ) from exc
-        if self.username and self.security == "none":
-            raise ConfigError(
-                "SMTP login without TLS would send the password in clear", hint="starttls or tls"
+        problems = email_problems(
+            security=self.security,
+            username=self.username,
+            unsubscribe_mailto=self.unsubscribe_mailto,
+            unsubscribe_url=self.unsubscribe_url,
+        )
+        if problems:
+            raise ConfigErrors([ConfigError(p.message, hint=p.hint) for p in problems])
+
+
+@dataclass(frozen=True, slots=True)
+class EmailProblem:
+    """A setting of the daily email that cannot work: ``setting`` (its name in ``[bot]``), what and the fix."""
+
+    setting: str
+    message: str
+    hint: str
+
+
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")  # never in a header value: a CRLF would add a header
+
+
+def email_problems(
+    *, security: str, username: str | None, unsubscribe_mailto: str | None, unsubscribe_url: str | None
+) -> list[EmailProblem]:
+    """The rule of the email settings, one for both ``veille config check`` (``bot.config``) and the email
+    commands (``EmailConfig``): an SMTP login only over TLS; ``List-Unsubscribe`` targets on one line, an
+    absolute http(s) URL and a ``mailto:`` address."""
+    problems: list[EmailProblem] = []
+    if username and security == "none":
+        problems.append(
+            EmailProblem(
+                "smtp_username",
+                "smtp_username is set with smtp_security none: the SMTP login would send the password in clear",
+                "set smtp_security to starttls or tls, or remove smtp_username",
             )
-        if self.unsubscribe_url and _safe_url(self.unsubscribe_url) is None:
-            raise ConfigError(f"unsubscribe URL {self.unsubscribe_url!r}", hint="an https:// URL")
-        if self.unsubscribe_mailto and not self.unsubscribe_mailto.startswith("mailto:"):
-            raise ConfigError("unsubscribe address", hint="mailto:list@example.org")
+        )
+    if unsubscribe_url and (_CONTROL_OR_SPACE.search(unsubscribe_url) or _safe_url(unsubscribe_url) is None):
+        problems.append(
+            EmailProblem(
+                "email_unsubscribe_url",
+                f"email_unsubscribe_url {show(unsubscribe_url)} is not an absolute http(s) URL on one line",
+                "an https:// URL without spaces, e.g. https://example.org/unsubscribe",
+            )
+        )
+    address = (unsubscribe_mailto or "").removeprefix("mailto:")
+    if unsubscribe_mailto and (
+        not unsubscribe_mailto.startswith("mailto:")
+        or "@" not in address
+        or _CONTROL_OR_SPACE.search(address)
+    ):
+        problems.append(
+            EmailProblem(
+                "email_unsubscribe_mailto",
+                f"email_unsubscribe_mailto {show(unsubscribe_mailto)} is not a mailto: address on one line",
+                "mailto:list@example.org (or mailto:list@example.org?subject=unsubscribe)",
+            )
+        )
+    return problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +214,17 @@ _S_FOOT = (
 )
 
 
+# U+202A-U+202E (LRE RLE PDF LRO RLO) and U+2066-U+2069 (LRI RLI FSI PDI): in a title they can reverse or
+# reorder what a reader sees around it (an RLO shows "exe.pdf" for "fdp.exe"). The marks LRM, RLM and ALM stay:
+# they only set the direction of neutral characters next to them, and Arabic text may need them.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def strip_bidi(text: str) -> str:
+    """``text`` without bidi embeddings, overrides and isolates (the marks LRM/RLM/ALM and every letter kept)."""
+    return _BIDI_CONTROLS.sub("", text)
+
+
 def _label(lang: str, key: str) -> str:
     return LABELS.get(lang, LABELS["en"])[key]
 
@@ -216,7 +281,7 @@ def _unsubscribe_target(cfg: EmailConfig) -> str | None:
 
 
 def render_text(digest: Digest, *, lang: str, day: date, unsubscribe: str | None = None) -> str:
-    """The plain-text part: numbered stories, their sentences, then their source URLs."""
+    """The plain-text part: numbered stories, their sentences, then their source URLs (no bidi controls)."""
     lines = [f"{_label(lang, 'title')} - {format_day(day, lang)} - {_count(len(digest.stories), lang)}", ""]
     if not digest.stories:
         lines += [_label(lang, "empty"), ""]
@@ -234,11 +299,11 @@ def render_text(digest: Digest, *, lang: str, day: date, unsubscribe: str | None
     lines += ["-- ", _label(lang, "footer")]
     if unsubscribe:
         lines.append(f"{_label(lang, 'unsubscribe')}: {unsubscribe}")
-    return "\n".join(lines) + "\n"
+    return strip_bidi("\n".join(lines) + "\n")
 
 
 def _e(text: str) -> str:
-    return html.escape(text, quote=True)
+    return html.escape(strip_bidi(text), quote=True)
 
 
 def _a(url: str, text: str) -> str:

@@ -43,6 +43,7 @@ from bot.email import (
     write_export,
 )
 from bot.tables import email_exports
+from monitor.errors import ConfigError
 from monitor.store import Store
 from monitor.tables import ERROR_MESSAGE_LENGTH
 from summarizer.digest import Digest
@@ -75,6 +76,17 @@ def scheduled_at(day: date, hour: int | time, tz: ZoneInfo) -> datetime:
 def window(day: date, hour: int | time, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """[since, until) of ``day``'s digest: from the previous day's send time to this day's."""
     return scheduled_at(day - timedelta(days=1), hour, tz), scheduled_at(day, hour, tz)
+
+
+def check_day(day: date, hour: int | time, tz: ZoneInfo) -> None:
+    """A ``ConfigError`` when ``day`` has no window (its eve or its send time falls outside the years 1 to 9999)."""
+    try:
+        window(day, hour, tz)
+    except (OverflowError, ValueError) as exc:
+        hint = "a day between 0001-01-02 and 9999-12-30, e.g. yesterday's"
+        raise ConfigError(
+            f"day {day.isoformat()} is out of range: its window is not a time", hint=hint
+        ) from exc
 
 
 def due_day(now: datetime, hour: int | time, tz: ZoneInfo) -> date | None:
@@ -127,6 +139,7 @@ class DailyEmail:
     def prepare(self, day: date, now: datetime, *, until: datetime | None = None) -> ExportPaths | None:
         """Export the day's email and record it as pending; None (and nothing done) if the day has a row.
         ``until``: the 24 hours before it instead of the day's scheduled window (a send by hand)."""
+        check_day(day, time(self._cfg.hour, self._cfg.minute), self._tz)
         if self._row(day) is not None:
             return None
         paths, stories = self._export(day, now, until)

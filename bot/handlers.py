@@ -228,14 +228,21 @@ class Handlers:
         if not (begun := await self._begin(update)):
             return
         where, chat = begun
-        lang, story_id = chat.language, arguments(update)[:100]
-        views = await asyncio.to_thread(self._story_views, story_id) if story_id else []
+        lang, text = chat.language, arguments(update)
+        if not text:
+            await self._send(context.bot, where, t(lang, "story.usage"))
+            return
+        try:
+            story_id = cmd.parse_story_id(text)
+        except BadInput as exc:
+            await self._bad(context.bot, where, chat, exc)
+            return
+        views = await asyncio.to_thread(self._story_views, story_id)
         if views:
             names = [cmd.entity_name(key, self.deps.gazetteer, lang) for key in views[0].entities]
             await self._send(context.bot, where, render_story_full(views[0], lang, names))
         else:
-            text = t(lang, "story.unknown", id=story_id) if story_id else t(lang, "story.usage")
-            await self._send(context.bot, where, text)
+            await self._send(context.bot, where, t(lang, "story.unknown", id=story_id))
 
     def _story_views(self, story_id: str) -> list[StoryView]:
         row = self.deps.nlp.story(story_id)
@@ -246,12 +253,12 @@ class Handlers:
         if not (begun := await self._begin(update)):
             return
         where, chat = begun
-        lang, text = chat.language, arguments(update)[:500]
+        lang, text = chat.language, arguments(update)
         if not text:
             await self._send(context.bot, where, t(lang, "search.usage"))
             return
         try:
-            cmd.check_filter(text)
+            cmd.check_filter(text)  # at most MAX_FILTER characters too
         except BadInput as exc:
             await self._bad(context.bot, where, chat, exc)
             return
@@ -330,12 +337,12 @@ class Handlers:
             return
         where, chat = begun
         lang, arg, bot = chat.language, arguments(update).lower().lstrip("#"), context.bot
+        target = None if arg in ("", "all") else cmd.number(arg)
         if not await self._may_manage(bot, where):
             await self._answer_once(bot, update, where, t(lang, "chat_admin_only"))
-        elif arg and arg != "all" and not (arg.isdigit() and len(arg) <= 9):
+        elif arg and arg != "all" and target is None:
             await self._answer_once(bot, update, where, t(lang, "unsub.usage"))
         elif arg:
-            target = None if arg == "all" else int(arg)
             removed = await self._once(
                 update, where, lambda repo: repo.remove_subscriptions(where.chat_id, target)
             )

@@ -39,6 +39,9 @@ class Metrics:
     summarized: int = 0
     summarize_errors: int = 0
     summarize_batches: int = 0
+    summarize_skipped: int = 0  # articles that failed alone and were skipped
+    summarize_failures: int = 0  # summarizer rounds that failed (database away...) and were retried
+    restarts: Counter[str] = field(default_factory=Counter)  # parts restarted after a crash, by part
 
     def counters(self) -> list[tuple[str, str, Mapping[str, str], float]]:
         rows: list[tuple[str, str, Mapping[str, str], float]] = [
@@ -52,6 +55,22 @@ class Metrics:
                 self.summarize_errors,
             ),
             ("veille_summarize_batches_total", "summarizer batches since start", {}, self.summarize_batches),
+            (
+                "veille_summarize_skipped_total",
+                "articles that failed alone and were skipped, since start",
+                {},
+                self.summarize_skipped,
+            ),
+            (
+                "veille_summarize_round_failures_total",
+                "summarizer rounds that failed and were retried",
+                {},
+                self.summarize_failures,
+            ),
+        ]
+        rows += [
+            ("veille_part_restarts_total", "parts restarted after a crash, by part", {"part": p}, n)
+            for p, n in sorted(self.restarts.items())
         ]
         rows += [
             ("veille_polls_total", "polls since start, by outcome", {"status": s}, n)

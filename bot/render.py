@@ -1,7 +1,9 @@
 """Telegram rendering: stories, digests and alerts as ``parse_mode=HTML`` messages of at most ``LIMIT`` units.
 
 1. ``escape``, ``safe_url`` and ``hashtag`` make text, links and entity tags safe: ``& < >`` escaped (``"`` too
-   inside attributes), only absolute http(s) URLs become links, tags are letters, digits and underscores.
+   inside attributes), bidi embeddings, overrides and isolates dropped (``bot.email.strip_bidi``: a source's
+   title cannot reorder the message around it), only absolute http(s) URLs become links, tags are letters,
+   digits and underscores.
 2. ``render_story`` renders one story for a reader: headline and summary in the reader's language when the
    story has them (``summarizer.digest.localize``), else the original with its language marked (``[fr]``);
    then one line of sources (links), languages and entity hashtags.
@@ -30,7 +32,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from bot.email import entity_label
+from bot.email import entity_label, strip_bidi
 from bot.i18n_more import MONTHS, RENDER_LABELS
 from summarizer.digest import Digest, StoryView, TrendingEntity, localize
 from summarizer.gazetteer import base_lang
@@ -98,8 +100,10 @@ def utf16_len(text: str) -> int:
 
 def escape(text: str, *, quote: bool = False) -> str:
     """``text`` for Telegram HTML: ``& < >`` escaped, ``"`` too when ``quote`` (attribute values); a lone
-    surrogate (undecodable input) becomes U+FFFD, which Telegram would otherwise refuse."""
-    text = _SURROGATE.sub("\ufffd", text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    surrogate (undecodable input) becomes U+FFFD, which Telegram would otherwise refuse; the bidi embeddings,
+    overrides and isolates are dropped (``strip_bidi``: the marks LRM/RLM stay)."""
+    text = _SURROGATE.sub("\ufffd", strip_bidi(text))
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return text.replace('"', "&quot;") if quote else text
 
 

@@ -11,6 +11,14 @@
 4. the bot service (``bot.service``): Telegram updates, planned digests and alerts, the outbox, the daily email,
    when a token or an email recipient is configured.
 
+Supervision: a part that fails is logged, shown down in ``/healthz``, counted in ``/metrics``
+(``veille_part_restarts_total``) and started again after a backoff (``restart_base_s`` doubling up to
+``restart_cap_s``; back to the base once it has run ``restart_reset_s``). A part that cannot start (the Bot API
+unreachable, the database down) is retried the same way and never stops the others. The summarizer keeps its
+models across a failed round: it retries the round after the backoff. The process exits non-zero only when it
+cannot go on at all (the store cannot be opened at start, the metrics port is taken): the service manager then
+restarts it (``Restart=on-failure``).
+
 SIGTERM or SIGINT sets ``stop``: no new poll or batch starts; polls in flight commit; the summarizer finishes its
 batch (a batch is one transaction: abandoning it would only redo it after the restart); the deliverer finishes the
 send in flight and records it; Telegram's updates are confirmed. After ``shutdown_timeout_s`` the rest is
@@ -20,6 +28,7 @@ abandoned safely (everything is in the store) and the process exits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -58,6 +67,10 @@ class Runner:
     metrics: Metrics = field(default_factory=Metrics)
     health: dict[str, bool] = field(default_factory=dict)
     metrics_port: int | None = None  # the bound port, once the endpoint runs
+    clock: Callable[[], datetime] | None = None  # the bot's clock (tests); None: the wall clock
+    restart_base_s: float = 5.0
+    restart_cap_s: float = 60.0  # a part is back at most this long after its fault ends
+    restart_reset_s: float = 300.0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _bot: BotService | None = None
 
@@ -93,7 +106,8 @@ class Runner:
         wants_bot = self.bot.telegram_token is not None or self.bot.email_config() is not None
         if why := telegram_off(self.bot):
             log.warning("%s", why)
-        self._bot = build_service(self.bot, store) if wants_bot else None
+        if wants_bot:
+            self._bot = build_service(self.bot, store, clock=self.clock or _utcnow)
         if self._bot is not None:
             self._bot.caught_up.clear()  # no daily email before the summarizer has caught up with the backlog
         tasks = {
@@ -126,13 +140,30 @@ class Runner:
     async def _part(
         self, name: str, stop: asyncio.Event, body: Callable[[], Coroutine[Any, Any, None]]
     ) -> None:
-        """Run one part; a crash marks it unhealthy, is logged, and does not end the others."""
-        try:
-            await body()
-        except Exception:
+        """Run one part until ``stop``; a crash (or an early end) is logged, marks it down and restarts it after a
+        backoff (module docstring). The others never see it."""
+        delay = self.restart_base_s
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            started = loop.time()
+            self.health[name] = True
+            try:
+                await body()
+                if stop.is_set():
+                    return
+                log.error("%s ended on its own; restarting it in %.0f s", name, delay)
+            except Exception as exc:
+                log.exception(
+                    "%s crashed (%s); the other parts go on; restarting it in %.0f s", name, exc, delay
+                )
             self.health[name] = False
-            log.exception("%s crashed; the other parts go on (see /healthz)", name)
-            await stop.wait()
+            self.metrics.restarts[name] += 1
+            if loop.time() - started >= self.restart_reset_s:
+                delay = self.restart_base_s
+            if await _stopped_within(stop, delay):
+                return
+            delay = min(delay * 2, self.restart_cap_s)
+            log.info("restarting %s", name)
 
     async def _monitor(self, store: Store, stop: asyncio.Event) -> None:
         async with Fetcher(fetch_settings(self.monitor)) as fetcher:
@@ -150,14 +181,33 @@ class Runner:
 
     async def _summarize(self, store: Store, stop: asyncio.Event) -> None:
         engine = await asyncio.to_thread(self._load_summarizer, store)
+        delay = self.restart_base_s
         while not stop.is_set():
             self._wake.clear()
-            counts = await asyncio.to_thread(engine.process_pending, self.summarizer.summarize_batch)
+            try:
+                counts = await asyncio.to_thread(engine.process_pending, self.summarizer.summarize_batch)
+            except Exception as exc:  # noqa: BLE001 - the database away, a broken stage: models stay, retry later
+                self.health["summarizer"] = False
+                self.metrics.summarize_failures += 1
+                log.error("summarizer round failed (%s); retrying in %.0f s", _first_line(exc), delay)
+                if await _stopped_within(stop, delay):
+                    return
+                delay = min(delay * 2, self.restart_cap_s)
+                continue
+            if not self.health.get("summarizer", True):
+                log.info("summarizer working again")
+            self.health["summarizer"], delay = True, self.restart_base_s
             if counts.articles:
                 self.metrics.summarized += counts.articles
                 self.metrics.summarize_errors += counts.errors
+                self.metrics.summarize_skipped += counts.failed
                 self.metrics.summarize_batches += 1
-                log.info("summarized articles=%d errors=%d", counts.articles, counts.errors)
+                log.info(
+                    "summarized articles=%d errors=%d skipped=%d",
+                    counts.articles,
+                    counts.errors,
+                    counts.failed,
+                )
                 if self._bot is not None:
                     await self._bot.plan()  # alerts as soon as their story exists
                 continue  # more may be pending: the next batch at once
@@ -193,6 +243,21 @@ def telegram_off(settings: BotSettings) -> str | None:
         "Telegram bot off: no token (set TELEGRAM_BOT_TOKEN, or telegram_token_file in [bot]); "
         f"monitoring and summaries run{also}"
     )
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait up to ``seconds``; True if ``stop`` was set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return stop.is_set()
+
+
+def _first_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]}"
 
 
 async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:

@@ -6,7 +6,8 @@
 2. the deliverer: the outbox's due items out to Telegram, paced (``bot.delivery``);
 3. the planner loop: every ``plan_interval_s``, due digests and new alerts recorded in the outbox, then the
    deliverer woken (``bot.planner``; database work in a worker thread);
-4. the email loop: every minute, the daily email prepared when due and pending sends retried (``bot.email_job``),
+4. the email loop: every minute (``plan_interval_s`` when shorter), the daily email prepared when due and
+   pending sends retried (``bot.email_job``),
    once the stories are up to date (``caught_up``).
 
 When ``stop`` is set, each part finishes what it is doing (a send in flight is recorded) and the application
@@ -35,6 +36,7 @@ from bot.ratelimit import RateLimiter
 from bot.repository import BotRepository
 from bot.settings import BotSettings
 from bot.telegram import Reachability, TelegramSender
+from monitor.faults import is_unreachable
 from monitor.store import Store
 from summarizer.digest import Digest
 from summarizer.gazetteer import Gazetteer, load_gazetteer
@@ -43,6 +45,7 @@ from summarizer.repository import NlpRepository
 log = logging.getLogger(__name__)
 
 EMAIL_STORIES = 100  # most stories in the daily email
+START_RETRY_CAP_S = 60.0  # the bot is back at most a minute after Telegram answers again
 
 
 def utcnow() -> datetime:
@@ -88,43 +91,63 @@ class BotService:
         return recorded
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop`` (the process's): its own loops end with it, or with this service, never the reverse:
+        the bot ending (or failing) does not stop the monitor or the summarizer."""
+        done = asyncio.Event()  # this service's own stop: set by ``stop``, or when the service ends
+        relay = asyncio.create_task(_relay(stop, done))
         tasks = [
-            asyncio.create_task(self._every(self.settings.plan_interval_s, self.plan, stop), name="planner")
+            asyncio.create_task(self._every(self.settings.plan_interval_s, self.plan, done), name="planner")
         ]
         if self.deliverer is not None:
-            tasks.append(asyncio.create_task(self.deliverer.run(stop), name="deliverer"))
+            tasks.append(asyncio.create_task(self.deliverer.run(done), name="deliverer"))
         if self.email is not None:
             email = self.email
             tasks.append(
-                asyncio.create_task(self._every(60.0, lambda: self._email_round(email), stop), name="email")
+                asyncio.create_task(
+                    self._every(
+                        min(60.0, self.settings.plan_interval_s), lambda: self._email_round(email), done
+                    ),
+                    name="email",
+                )
             )
         try:
             if self.app is not None:
-                await self._run_app(stop)
+                await self._run_app(done)
             else:
-                await stop.wait()
+                await done.wait()
         finally:
-            stop.set()
+            done.set()
+            relay.cancel()
             for result, task in zip(await asyncio.gather(*tasks, return_exceptions=True), tasks, strict=True):
                 if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                     log.error("task %s failed: %r", task.get_name(), result)
 
     async def _run_app(self, stop: asyncio.Event) -> None:
-        """Start polling (retried while Telegram cannot be reached: the rest of the service goes on), then
-        wait for ``stop``. A token Telegram refuses ends the bot part with that error."""
+        """Start polling, retried with backoff while Telegram cannot be reached or refuses the token (said once,
+        as an error with its fix: the outbox keeps every message meanwhile and the rest of the service goes on),
+        then wait for ``stop``."""
         assert self.app is not None
         delay = 5.0
+        refused = False
         while not stop.is_set():
             try:
                 await start_polling(self.app)  # command menus registered, long polling of our updates
                 break
-            except InvalidToken:
-                raise
+            except InvalidToken as exc:
+                if not refused:
+                    log.error(
+                        "Telegram refuses the bot token (%s): fix TELEGRAM_BOT_TOKEN or telegram_token_file in "
+                        "[bot]; retrying every %.0f s at most, messages wait in the outbox",
+                        exc,
+                        START_RETRY_CAP_S,
+                    )
+                refused = True
+                self.reachability.failed(f"token refused: {exc}")
             except NetworkError as exc:  # reported once by the requests (Reachability); try again later
                 log.debug("starting the Telegram bot failed: %s", exc)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
-                delay = min(delay * 2, 300.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            delay = min(delay * 2, START_RETRY_CAP_S)
         if stop.is_set() and not self.app.running:
             return
         try:
@@ -141,10 +164,26 @@ class BotService:
         while not stop.is_set():
             try:
                 await round_()
-            except Exception:  # one bad round (database outage, bad data) must not end the service
-                log.exception("round failed; retrying in %s s", period_s)
+            except Exception as exc:  # one bad round (database outage, bad data) must not end the service
+                if is_unreachable(exc):  # a passing fault: one line, not a traceback every round
+                    log.warning(
+                        "round failed, the database is unreachable (%s); retrying in %s s",
+                        _brief(exc),
+                        period_s,
+                    )
+                else:
+                    log.exception("round failed; retrying in %s s", period_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=period_s)
+
+
+def _brief(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
+
+
+async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:
+    await source.wait()
+    target.set()
 
 
 def email_digest(nlp: NlpRepository, limit: int = EMAIL_STORIES) -> Callable[[datetime, datetime], Digest]:

@@ -6,7 +6,7 @@ PTB's exceptions stay inside this module; the deliverer sees ``bot.delivery``'s 
     Forbidden; BadRequest "chat not found", "bot was kicked", "not enough rights", "user is deactivated";
     ChatMigrated (a group that became a supergroup: its old id is gone)  -> Blocked
     other BadRequest (bad HTML, too long, unknown topic...)              -> Rejected
-    TimedOut, NetworkError (connection errors, 5xx)                      -> Transient
+    TimedOut, NetworkError (connection errors, 5xx), InvalidToken         -> Transient
 
 ``Reachability`` watches every request the bot makes (``TrackedRequest``, the HTTP layer of the PTB ``Bot``):
 one warning when Telegram stops answering, one when it is back, nothing per retry in between; ``/healthz``
@@ -23,7 +23,15 @@ from datetime import timedelta
 
 from telegram import Bot, LinkPreviewOptions, ReplyParameters
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.request import HTTPXRequest, RequestData
 
 from bot.delivery import Blocked, RateLimited, Rejected, SendError, Transient
@@ -54,8 +62,8 @@ def classify(exc: TelegramError) -> SendError:
         if any(marker in lowered for marker in _GONE):
             return Blocked(text)
         return Rejected(text)
-    if isinstance(exc, NetworkError):  # TimedOut included
-        return Transient(text)
+    if isinstance(exc, NetworkError | InvalidToken):  # TimedOut included; a refused token is ours to fix:
+        return Transient(text)  # the message waits for it rather than being dropped
     return Rejected(text)
 
 

@@ -14,6 +14,11 @@ There is thus no window between the check and the connection in which DNS could 
 (DNS rebinding). TLS still uses the URL's host name for SNI and certificate checks: httpcore passes it
 to ``start_tls`` itself, separately from the address ``connect_tcp`` was given.
 
+What is public is Python's ``ipaddress`` judgement (``is_global`` and the special ranges), plus the ranges
+it misses in the Pythons veille runs on (:data:`NON_PUBLIC_RANGES`): the deprecated IPv6 site-local
+``fec0::/10`` (RFC 3879; still routed inside some networks) and the IPv6 documentation prefix
+``3fff::/20`` (RFC 9637), neither of which may be reached from the internet.
+
 :class:`GuardedTransport` plugs the backend into httpx and keeps httpx's mapping of httpcore exceptions:
 a refusal surfaces as ``httpx.ConnectError`` caused by :class:`AddressRefused`, and a failed lookup as
 ``httpx.ConnectError`` caused by ``socket.gaierror``.
@@ -35,6 +40,10 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 """``(host, port) -> addresses``; raises ``socket.gaierror`` when the name does not resolve."""
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix: the low 32 bits are IPv4
+NON_PUBLIC_RANGES: tuple[tuple[ipaddress.IPv6Network, str], ...] = (
+    (ipaddress.IPv6Network("fec0::/10"), "site-local"),  # RFC 3879 deprecated it; ipaddress calls it global
+    (ipaddress.IPv6Network("3fff::/20"), "documentation"),  # RFC 9637, next to 2001:db8::/32
+)
 
 
 class AddressRefused(httpcore.ConnectError):
@@ -54,6 +63,10 @@ def address_category(address: str | IPv4Address | IPv6Address) -> str | None:
             return address_category(embedded)
         if ip.sixtofour is not None and address_category(ip.sixtofour) is not None:
             return "6to4 wrapping a non-public address"
+        unscoped = IPv6Address(int(ip))  # "fec0::1%eth0" is in fec0::/10 too
+        for network, name in NON_PUBLIC_RANGES:
+            if unscoped in network:
+                return name
     checks = (
         ("unspecified", ip.is_unspecified),
         ("loopback", ip.is_loopback),

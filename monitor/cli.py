@@ -33,8 +33,7 @@ from pydantic import BaseModel
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.text import Text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from monitor.cli_output import (
     articles_table,
@@ -50,18 +49,19 @@ from monitor.cli_output import (
     sources_table,
 )
 from monitor.config import SourceConfig, load_sources, parse_duration
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, cause_text, disk_full
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.models import Article, SourceState
 from monitor.poller import Poller, PollOutcome
 from monitor.probe import ProbeResult, probe_sources
 from monitor.scheduler import MonitorScheduler
-from monitor.settings import MonitorSettings, model_from_env
-from monitor.store import Store
+from monitor.settings import MonitorSettings, model_from_env, shown_database_url
+from monitor.store import Store, sqlite_path
 
 P = ParamSpec("P")
 R = TypeVar("R")
 M = TypeVar("M", bound=BaseModel)
+C = TypeVar("C", bound=click.Command)
 
 log = logging.getLogger("veille")
 
@@ -74,16 +74,57 @@ def setup_logging(level: int = logging.WARNING) -> None:
 
 
 def _shown_database_url() -> str:
-    """The configured database URL (password hidden)."""
+    """The configured database's scheme and host (or SQLite file): never a password, user or database name."""
     try:
-        return make_url(load_settings().database_url).render_as_string(hide_password=True)
-    except (ArgumentError, ConfigError):
+        return shown_database_url(load_settings().database_url)
+    except ConfigError:
         return "DATABASE_URL"
 
 
-def _database_error(exc: SQLAlchemyError) -> str:
-    cause = getattr(exc, "orig", None) or exc  # the driver's error, without SQLAlchemy's wrapping and links
-    return f"{type(cause).__name__}: {' '.join(str(cause).split())[:400]}"
+def _database_folder() -> Path | None:
+    """The folder of the configured SQLite database (absolute); None for PostgreSQL or a broken setting."""
+    try:
+        path = sqlite_path(load_settings().database_url)
+    except ConfigError:
+        return None
+    return None if path is None else path.absolute().parent
+
+
+def _database_failure(exc: SQLAlchemyError) -> tuple[str, str]:
+    """What went wrong with the database and what to do, for an error that reached a command."""
+    what = f"with {_shown_database_url()}: {cause_text(exc)}"  # the driver's words, not SQLAlchemy's
+    if disk_full(exc):
+        folder = _database_folder()
+        where = f"the disk that holds {folder}" if folder else "the database server's disk"
+        return f"{what}\n{where} is full", f"free some space on {where}, then run the command again"
+    if isinstance(exc, IntegrityError):
+        return (
+            f"{what}\na write conflicts with what is stored: a bug in veille, or data changed by another "
+            "program",
+            "run the command again; if it fails again, please report it with this message",
+        )
+    return what, (
+        "check DATABASE_URL (or database_url in [monitor] of veille.toml) and that the database server is running "
+        "and reachable"
+    )
+
+
+def _failure(message: str, fix: str | None = None, *, title: str = "error:") -> None:
+    """One error on stderr, never read as markup: ``title message``, then ``fix: ...`` on the next line."""
+    text = Text.assemble((title, "red"), " ", message)
+    if fix:
+        text.append(f"\nfix: {fix}")
+    err.print(text, highlight=False, soft_wrap=True)
+
+
+def _os_failure(exc: OSError) -> tuple[str, str | None]:
+    if disk_full(exc):
+        where = f" (writing {exc.filename})" if exc.filename else ""
+        return (
+            f"the disk is full{where}: {exc.strerror or exc}",
+            "free some space on that disk, then run again",
+        )
+    return str(exc), None
 
 
 def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -94,22 +135,16 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            err.print(f"[red]configuration error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            _failure(str(exc), title="configuration error:")
             sys.exit(2)
         except SQLAlchemyError as exc:
-            err.print(
-                f"[red]database error[/] with {escape(_shown_database_url())}: {escape(_database_error(exc))}\n"
-                "fix: check DATABASE_URL (or database_url in [monitor] of veille.toml) and that the database server "
-                "is running and reachable",
-                highlight=False,
-                soft_wrap=True,
-            )
+            _failure(*_database_failure(exc), title="database error")
             sys.exit(1)
         except BrokenPipeError:  # `veille ... | head`: the reader has all it wanted; not an error
             _quiet_stdout()
             sys.exit(0)
         except OSError as exc:
-            err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            _failure(*_os_failure(exc))
             sys.exit(1)
 
     return wrapper
@@ -174,9 +209,26 @@ def fetch_settings(settings: MonitorSettings) -> FetchSettings:
     )
 
 
+READ_ONLY_COMMANDS: set[click.Command] = set()  # commands that only read the store (``reads_only``)
+
+
+def reads_only(command: C) -> C:
+    """Mark a command that only reads the store: ``open_store`` refuses a missing SQLite database (exit code 2)
+    instead of creating it, its folders and an empty schema, and answering "nothing" from it."""
+    READ_ONLY_COMMANDS.add(command)
+    return command
+
+
+def _running_reads_only() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and ctx.command in READ_ONLY_COMMANDS
+
+
 @contextlib.contextmanager
-def open_store(settings: MonitorSettings) -> Iterator[Store]:
-    store = Store.open(settings.database_url)
+def open_store(settings: MonitorSettings, *, create: bool | None = None) -> Iterator[Store]:
+    """The store of ``settings``. ``create`` (default: unless the running command ``reads_only``): create a
+    missing SQLite database (0600); without it, a missing one is a ``MissingDatabase`` error (exit code 2)."""
+    store = Store.open(settings.database_url, create=not _running_reads_only() if create is None else create)
     try:
         yield store
     finally:
@@ -346,6 +398,7 @@ def _state_row(source: SourceConfig, state: SourceState | None) -> dict[str, Any
     }
 
 
+@reads_only
 @sources_group.command("list")
 @sources_option
 @json_option
@@ -481,6 +534,7 @@ def article_row(a: Article) -> dict[str, Any]:
     }
 
 
+@reads_only
 @articles_group.command("list")
 @click.option("--since", default="24h", show_default=True, help="How far back (first seen): 90m, 24h, 7d...")
 @click.option("--source", "source_id", default=None, metavar="ID", help="Only this source.")

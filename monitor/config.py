@@ -13,6 +13,7 @@ is reported at once, one per line, each naming the file, the line and a fix::
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Sequence
 from datetime import timedelta
@@ -27,7 +28,17 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Validati
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from monitor.errors import ConfigError
-from monitor.validation import ConfigErrors, invalid, one_line, opt, show
+from monitor.validation import (
+    ConfigErrors,
+    invalid,
+    long_number_problem,
+    nesting_problem,
+    one_line,
+    opt,
+    show,
+    too_deep,
+    unreadable_value,
+)
 
 if TYPE_CHECKING:
     from monitor.page import PageSelectors
@@ -56,36 +67,61 @@ def format_duration(value: timedelta) -> str:
     return "".join(f"{n}{unit}" for n, unit in parts if n) or "0s"
 
 
-def _parse_duration(value: object) -> timedelta:
+MAX_DURATION = timedelta(days=36500)  # about a century: longer is a typo, and no date is that far back
+_MAX_DIGITS = 12  # a whole number of seconds longer than this is far beyond MAX_DURATION
+_MAX_TEXT = 60  # characters of a duration written as text
+_LONGEST_INTERVAL = timedelta(days=7)
+_INTERVAL_HINT = "use a duration between 1m and 7d"
+
+
+def _seconds(value: object, longest: timedelta, too_long: PydanticCustomError) -> float:
+    """The positive number of seconds ``value`` says, at most ``longest`` (else ``too_long``)."""
     text = value.strip().lower() if isinstance(value, str) else ""
+    not_one = invalid(f"{show(value)} is not a duration", _DURATION_HINT)
+    if len(text) > _MAX_TEXT:  # a duration is short: a long run of digits is a typo (int() refuses 4,300)
+        raise too_long if re.fullmatch(r"[\d\sdhms]+", text) else not_one
     match = _DURATION.fullmatch(text)
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
+        seconds = float(value) if not isinstance(value, int) or abs(value) < 10**_MAX_DIGITS else math.inf
     elif text.isdigit():
         seconds = float(text)
     elif match and any(match.groups()):
         days, hours, minutes, secs = (int(g or 0) for g in match.groups())
         seconds = float(days * 86400 + hours * 3600 + minutes * 60 + secs)
     else:
-        raise invalid(f"{show(value)} is not a duration", _DURATION_HINT)
-    if seconds <= 0:
+        raise not_one
+    if math.isnan(seconds) or seconds <= 0:
         raise invalid(f"{show(value)} is not a positive duration", _DURATION_HINT)
-    return timedelta(seconds=seconds)
+    if seconds > longest.total_seconds():  # also inf: timedelta() would overflow
+        raise too_long
+    return seconds
+
+
+def _parse_duration(value: object) -> timedelta:
+    too_long = invalid(f"{show(value)} is too long a duration", f"at most {format_duration(MAX_DURATION)}")
+    return timedelta(seconds=_seconds(value, MAX_DURATION, too_long))
+
+
+def _parse_interval(value: object) -> timedelta:
+    too_long = invalid(f"{show(value)} is out of bounds", _INTERVAL_HINT)
+    return timedelta(seconds=_seconds(value, _LONGEST_INTERVAL, too_long))
 
 
 def parse_duration(value: object) -> timedelta:
-    """A duration such as 90s, 30m, 2h, 1d, 1h30m or a number of seconds; ValueError with a fix if not."""
+    """A duration such as 90s, 30m, 2h, 1d, 1h30m or a number of seconds, at most ``MAX_DURATION``; ValueError
+    with a fix if not."""
     try:
         return _parse_duration(value)
     except PydanticCustomError as exc:
-        raise ValueError(f"{exc} ({_DURATION_HINT})") from None
+        hint = (exc.context or {}).get("hint", _DURATION_HINT)
+        raise ValueError(f"{exc} ({hint})") from None
 
 
 def _interval_bounds(value: timedelta) -> timedelta:
-    if not timedelta(minutes=1) <= value <= timedelta(days=7):
-        raise invalid(f"{format_duration(value)} is out of bounds", "use a duration between 1m and 7d")
+    if not timedelta(minutes=1) <= value <= _LONGEST_INTERVAL:
+        raise invalid(f"{format_duration(value)} is out of bounds", _INTERVAL_HINT)
     return value
 
 
@@ -141,7 +177,7 @@ def _tag(value: str) -> str:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
-Interval = Annotated[timedelta, BeforeValidator(_parse_duration), AfterValidator(_interval_bounds)]
+Interval = Annotated[timedelta, BeforeValidator(_parse_interval), AfterValidator(_interval_bounds)]
 Language = Annotated[str, BeforeValidator(_language)]
 Selector = Annotated[str, AfterValidator(_css)]
 Tag = Annotated[str, AfterValidator(_tag)]
@@ -243,12 +279,15 @@ def _error(name: str, line: int | None, message: str, hint: str | None) -> Confi
 def load_sources(path: str | Path) -> list[SourceConfig]:
     """The sources of a sources.yaml file. Raises :class:`ConfigErrors` listing every problem found."""
     name = str(path)
-    root = _compose(_read(Path(path), name), name)
+    text = _read(Path(path), name)
+    root = _compose(text, name)
     errors = [*_duplicate_keys(root, name), *_duplicate_ids(root, name)]
     try:
         data = yaml.SafeLoader("").construct_document(root)
     except yaml.MarkedYAMLError as exc:  # e.g. an unknown !tag
         raise ConfigErrors([_yaml_error(exc, name)]) from exc
+    except ValueError as exc:  # an int of 4,300 digits or more, a date such as 2024-02-30
+        raise ConfigErrors([long_number_problem(text, name) or unreadable_value(exc, name)]) from exc
     try:
         sources = list(SourcesFile.model_validate(data).sources)
     except ValidationError as exc:
@@ -276,8 +315,13 @@ def _read(path: Path, name: str) -> str:
 
 
 def _compose(text: str, name: str) -> yaml.Node:
+    too_nested = nesting_problem(text, name)
+    if too_nested is not None:
+        raise ConfigErrors([too_nested])
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:  # PyYAML recurses once per level of nesting
+        raise ConfigErrors([too_deep(name)]) from None
     except yaml.MarkedYAMLError as exc:
         indents = (line[: len(line) - len(line.lstrip())] for line in text.splitlines())
         tabs = [n for n, indent in enumerate(indents, 1) if "\t" in indent]

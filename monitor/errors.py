@@ -15,7 +15,9 @@ repeated failures.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import errno
+import sqlite3
+from collections.abc import Iterator, Mapping
 from enum import StrEnum
 
 
@@ -123,3 +125,45 @@ class FetchError(SourceError):
 
 class ParseError(SourceError):
     """The body could not be turned into items."""
+
+
+_SQLITE_FULL = 13  # SQLITE_FULL: "database or disk is full"
+_PG_DISK_FULL = "53100"  # PostgreSQL's SQLSTATE disk_full
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, the driver's error a SQLAlchemy error wraps (``orig``), and their causes, each once."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)
+        todo += [orig if isinstance(orig, BaseException) else None, current.__cause__, current.__context__]
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says a disk is full: an OSError ENOSPC or EDQUOT, SQLite's "database or disk is full",
+    PostgreSQL's disk_full; directly or as the cause of another error (a SQLAlchemy error wraps the driver's)."""
+    for cause in _causes(exc):
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(cause, sqlite3.Error) and (
+            (getattr(cause, "sqlite_errorcode", 0) or 0) & 0xFF == _SQLITE_FULL
+            or "database or disk is full" in str(cause)
+        ):
+            return True
+        if getattr(cause, "sqlstate", None) == _PG_DISK_FULL:
+            return True
+    return False
+
+
+def cause_text(exc: BaseException) -> str:
+    """The driver's or the system's own words for ``exc`` (without SQLAlchemy's statement and parameters), on
+    one line: ``OperationalError: database or disk is full``."""
+    orig = getattr(exc, "orig", None)
+    cause = orig if isinstance(orig, BaseException) else exc
+    return f"{type(cause).__name__}: {' '.join(str(cause).split())[:400]}"

@@ -11,6 +11,11 @@ Stages of :func:`parse_feed`:
    entity) or long is dropped, with a warning; short literal entities are kept, one per line, as feedparser
    expects. External DTDs are never fetched: feedparser turns off external general entities, expat never
    loads external parameter entities, and the body is always bytes, so feedparser does no I/O.
+   A short entity still expands ~20 times when it is referenced millions of times (a 10 MB feed of ``&e;``
+   with a 64-character ``e`` is 220 MB of text, and nearly 1 GB of memory in one poll). So the size of the
+   document once its references are expanded is computed before parsing, and counts against the body
+   cap (``max_bytes``, the fetcher's cap): over it, the feed is refused as ``too_large``, as a
+   decompression bomb is.
 3. feedparser parses the bytes with the response headers (charset by RFC 3023 and sniffing). It is told
    the final URL (as ``Content-Location``) only for an ``xml:base`` or relative ids that it must resolve
    itself (:func:`_relative_references`): knowing it costs feedparser a third of its time. Otherwise
@@ -21,6 +26,12 @@ Stages of :func:`parse_feed`:
    ``unparseable``. Entries with a malformed body are kept, with the parser's complaint as a warning.
 5. Entries become RawItems: absolute http(s) links, UTC dates from ``*_parsed`` within 1990-2100, authors,
    tags, language (entry, else feed); ``ttl_s`` from ``<ttl>`` or ``sy:updatePeriod``/``updateFrequency``.
+
+Numbers and dates from the feed are bounded before use, so that one of them costs at most its item, never
+the feed: a date outside 1990-2100, or one that no datetime holds in UTC (``9999-12-31T23:00:00-05:00``),
+is no date (:func:`monitor.page.plausible`); ``ttl_s`` is at most 7 days (:data:`monitor.policy.HINT_CAP_S`,
+longer hints count as that anyway); a number of over 40 characters in a JSON Feed reads as null (Python
+refuses to convert integers of over 4,300 digits, which would fail the whole document).
 """
 
 from __future__ import annotations
@@ -43,9 +54,14 @@ from monitor.challenge import detect_challenge
 from monitor.errors import ErrorKind, ParseError
 from monitor.models import ParsedFeed, RawItem
 from monitor.page import absolute_url, discover_feeds, parse_date_text, plausible
+from monitor.policy import HINT_CAP_S
 
 PROLOG_LIMIT = 64 * 1024  # a DOCTYPE must end within this many bytes
 MAX_ENTITY_VALUE = 64  # longer literal entities are dropped (bounds any expansion to a small multiple)
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024  # default cap on the expanded document: the fetcher's default body cap
+MAX_JSON_NUMBER = 40  # characters; longer JSON numbers read as null
+_FEW_ENTITIES = 16  # up to this many kept entities, references are counted by name (bytes.count)
+_REFERENCE = re.compile(rb"&([^\s&;<>]+);")
 _PERIOD_S = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000, "yearly": 31536000}
 _JSON_TYPES = ("application/feed+json", "application/json")
 _DOCTYPE = re.compile(rb"<!DOCTYPE\s+([^\s\[>]+)", re.IGNORECASE)
@@ -95,14 +111,19 @@ _get = dict.get
 _CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
 
 
-def parse_feed(body: bytes, headers: Mapping[str, str], base_url: str) -> ParsedFeed:
-    """Parse a feed body. Raises ParseError(UNPARSEABLE) or, for a challenge page, ParseError(BLOCKED)."""
+def parse_feed(
+    body: bytes, headers: Mapping[str, str], base_url: str, *, max_bytes: int = MAX_DOCUMENT_BYTES
+) -> ParsedFeed:
+    """Parse a feed body. Raises ParseError(UNPARSEABLE) or, for a challenge page, ParseError(BLOCKED).
+
+    ``max_bytes`` caps the document once its XML entities are expanded: ParseError(TOO_LARGE) over it.
+    """
     lowered = {name.lower(): value for name, value in headers.items()}
     if not body.strip():
         raise ParseError(ErrorKind.UNPARSEABLE, "empty body where a feed was expected")
     if _is_json(body, lowered.get("content-type", "")):
         return _parse_json_feed(body, lowered.get("content-type", ""), base_url)
-    data, warnings = defuse_doctype(body)
+    data, warnings = defuse_doctype(body, max_bytes=max_bytes)
     result, bases = _run_feedparser(data, lowered, base_url)
     version = str(_get(result, "version") or "")
     problem = _get(result, "bozo_exception") if _get(result, "bozo") else None
@@ -150,11 +171,12 @@ def _run_feedparser(data: bytes, headers: Mapping[str, str], base_url: str) -> t
     return result, _Bases(base_url, base_url if join_ids else None, None if base_needed else base_url)
 
 
-def defuse_doctype(body: bytes) -> tuple[bytes, tuple[str, ...]]:
+def defuse_doctype(body: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> tuple[bytes, tuple[str, ...]]:
     """The body with unsafe entity declarations removed from its DOCTYPE, and a warning when any was.
 
     Raises ParseError(UNPARSEABLE) for a DOCTYPE that does not end within 64 KB, and for entity
-    declarations in a UTF-16/32 document (rare enough that refusing beats rewriting).
+    declarations in a UTF-16/32 document (rare enough that refusing beats rewriting); ParseError(TOO_LARGE)
+    when the references to the entities kept would expand the document past ``max_bytes``.
     """
     head = body[:PROLOG_LIMIT]
     wide = None
@@ -174,6 +196,13 @@ def defuse_doctype(body: bytes) -> tuple[bytes, tuple[str, ...]]:
     if external is None or head[external.end() - 1 : external.end()] != b"[":
         return body, ()  # no internal subset: nothing is declared here
     kept, dropped = _safe_entities(head[external.end() : end])
+    expanded = len(body) + _expansion(body, end, kept, max_bytes - len(body))
+    if expanded > max_bytes:
+        raise ParseError(
+            ErrorKind.TOO_LARGE,
+            f"XML entity references expand the feed past the {max_bytes}-byte cap "
+            "(possible entity expansion bomb)",
+        )
     identifiers = external.group(1).strip()  # SYSTEM/PUBLIC ids: feedparser reads "netscape" in them
     rebuilt = b" ".join(part for part in (b"<!DOCTYPE", doctype.group(1), identifiers, b"[\n") if part)
     rebuilt += b"".join(b"<!ENTITY " + name + b" " + value + b">\n" for name, value in kept) + b"]>"
@@ -258,6 +287,24 @@ def _safe_entities(subset: bytes) -> tuple[list[tuple[bytes, bytes]], int]:
     return kept, len(found) - len(kept)
 
 
+def _expansion(body: bytes, start: int, kept: list[tuple[bytes, bytes]], budget: int) -> int:
+    """How many bytes the references to the ``kept`` entities in ``body[start:]`` add once expanded.
+
+    An upper bound: references in comments or CDATA sections count too. With many entities, counting stops
+    once past ``budget``.
+    """
+    growth = {name: len(value) - 2 - (len(name) + 2) for name, value in kept}  # value: quoted
+    growth = {name: extra for name, extra in growth.items() if extra > 0}
+    if len(growth) <= _FEW_ENTITIES:
+        return sum(body.count(b"&" + name + b";", start) * extra for name, extra in growth.items())
+    total = 0
+    for reference in _REFERENCE.finditer(body, start):
+        total += growth.get(reference.group(1), 0)
+        if total > budget:
+            break
+    return total
+
+
 def _parse_json_feed(body: bytes, content_type: str, base_url: str) -> ParsedFeed:
     """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1); relative URLs resolve against ``base_url``."""
     doc = _load_json(body, content_type)
@@ -292,7 +339,7 @@ def _load_json(body: bytes, content_type: str) -> Any:
     except LookupError:
         text = body.decode("utf-8-sig", errors="replace")
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_json_int)
     except (ValueError, RecursionError) as exc:
         raise ParseError(ErrorKind.UNPARSEABLE, f"invalid JSON: {exc}") from exc
 
@@ -314,6 +361,11 @@ def _json_item(
         tags=tuple(dict.fromkeys(t for tag in tags if (t := _text(tag)))) if isinstance(tags, list) else (),
         language=_text(data.get("language")) or language,
     )
+
+
+def _json_int(digits: str) -> int | None:
+    """A JSON integer; None when it is too long to be a number a feed means (see the module docstring)."""
+    return int(digits) if len(digits) <= MAX_JSON_NUMBER else None
 
 
 def _json_authors(data: dict[str, Any]) -> tuple[str, ...]:
@@ -421,14 +473,15 @@ def _date(value: struct_time | None) -> datetime | None:
 
 
 def _ttl_s(channel: dict[str, Any]) -> int | None:
+    """The feed's own refresh hint in seconds, at most 7 days: ``<ttl>`` minutes, else the sy: module."""
     ttl = _number(_get(channel, "ttl"))
     if ttl is not None and ttl > 0:
-        return ttl * 60
+        return min(ttl * 60, int(HINT_CAP_S))
     period = (_text(_get(channel, "sy_updateperiod")) or "").lower()
     if period not in _PERIOD_S:
         return None
     frequency = _number(_get(channel, "sy_updatefrequency")) or 1
-    return max(1, _PERIOD_S[period] // max(1, frequency))
+    return min(max(1, _PERIOD_S[period] // max(1, frequency)), int(HINT_CAP_S))
 
 
 def _number(value: object) -> int | None:

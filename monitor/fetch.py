@@ -16,7 +16,16 @@ What one :meth:`Fetcher.fetch` does, in order:
 
 ``total_timeout_s`` bounds the exchanges themselves (request to last body byte, all hops together), not
 the wait for a slot. Network and HTTP failures are raised as ``FetchError`` with the cause chained; any
-other exception is a bug and is left alone.
+other exception is a bug and is left alone. Nothing a server sends is another exception: header values
+used as numbers or dates (Retry-After, Content-Length) are bounded where they are read
+(:mod:`monitor.httpdates`, :mod:`monitor.body`).
+
+DNS failures (:func:`classify`): only an answer that the name does not exist, or has no address
+(``EAI_NONAME``, ``EAI_NODATA``: NXDOMAIN or an empty answer), is ``dns``, a permanent kind that pauses a
+source after repeated failures, like a 404. A resolver that could not answer (``EAI_AGAIN`` "temporary
+failure in name resolution", ``EAI_FAIL``, a system error, a lookup timeout) says nothing about the
+source: it is ``connect`` (or ``timeout``), transient kinds that back off and never pause, so that a long
+resolver outage does not pause every source.
 """
 
 from __future__ import annotations
@@ -55,6 +64,9 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Headers a source may not set: the target host and the message framing belong to the fetcher.
 _RESERVED = frozenset({"host", "accept-encoding", "content-length", "transfer-encoding", "connection", "te"})
 _CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie"})  # dropped on cross-origin hops
+# getaddrinfo errors that answer "this name has no address" (NXDOMAIN, no A/AAAA record); the others
+# (EAI_AGAIN, EAI_FAIL, EAI_SYSTEM...) are the resolver failing to answer.
+_NO_SUCH_NAME = frozenset({socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +111,13 @@ def classify(failure: BaseException | int) -> ErrorKind:
     if isinstance(failure, int):
         return _status_kind(failure)
     chain = _cause_chain(failure)
-    for cause, kind in (
-        (AddressRefused, ErrorKind.REFUSED_ADDRESS),
-        (socket.gaierror, ErrorKind.DNS),
-        (ssl.SSLError, ErrorKind.TLS),
-    ):
-        if any(isinstance(exc, cause) for exc in chain):
-            return kind
+    if any(isinstance(exc, AddressRefused) for exc in chain):
+        return ErrorKind.REFUSED_ADDRESS
+    lookup = next((exc for exc in chain if isinstance(exc, socket.gaierror)), None)
+    if lookup is not None:  # see the module docstring: only a name that does not exist is permanent
+        return ErrorKind.DNS if lookup.errno in _NO_SUCH_NAME else ErrorKind.CONNECT
+    if any(isinstance(exc, ssl.SSLError) for exc in chain):
+        return ErrorKind.TLS
     if isinstance(failure, httpx.TimeoutException | TimeoutError):
         return ErrorKind.TIMEOUT
     if isinstance(failure, httpx.ProtocolError):

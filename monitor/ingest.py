@@ -15,6 +15,10 @@ For each normalized article, in feed order:
    original, whatever the order of the polls); other ties: the first seen.
 3. **new** — store it.
 
+Trust: an official source's own article found stored under its URL (or id) by another, non-official source with
+other content is written anew with the official version (``StoreTx.reclaim``): publishing an agency's URL first
+does not let a low-trust source put its text under it (issue 12, point 5).
+
 Inserts are idempotent (``ON CONFLICT DO NOTHING``): a retried poll after a crash stores nothing twice.
 """
 
@@ -38,6 +42,7 @@ class IngestCounts:
     unchanged: int = 0
     new_ids: list[str] = field(default_factory=list)
     new_published: list[datetime] = field(default_factory=list)  # real (not estimated) dates of new articles
+    reclaimed: int = 0  # stored first by another source under an official source's URL: the official text now
 
 
 class NearDuplicateIndex:
@@ -76,8 +81,11 @@ def ingest(
     )
     fresh: list[Article] = []
     sightings: list[tuple[str, str, str | None, datetime]] = []
+    claims: dict[str, Article] = {}  # stored id -> this official source's own version of it
     for article in articles:
         existing = known.existing(article)
+        if existing is not None and official:
+            claims.setdefault(existing, article)
         if existing is None:
             same = known.contents.get(article.content_hash)
             if same is not None and same[1] == source_id:
@@ -95,6 +103,7 @@ def ingest(
     fresh, swaps = _earliest_first(tx, fresh, official=official)
     inserted = tx.insert_articles(fresh)
     tx.add_sightings(sightings)
+    counts.reclaimed = _reclaim(tx, claims, source_id)
     for new, old in swaps:
         if new in inserted:
             tx.make_original(new, old)
@@ -110,6 +119,29 @@ def ingest(
             if not article.published_estimated:
                 counts.new_published.append(article.published_at)
     return counts
+
+
+def _reclaim(tx: StoreTx, claims: dict[str, Article], source_id: str) -> int:
+    """An official source's own articles that another, non-official source stored first under the same URL
+    (or id), with other content: the official version replaces it (trust: a low-trust source cannot plant its
+    text under an agency's URL by publishing it first). Returns how many."""
+    if not claims:
+        return 0
+    stored = tx.stored_by(list(claims))
+    officials = tx.official_articles(list(claims))
+    done = 0
+    for stored_id, article in claims.items():
+        owner = stored.get(stored_id)
+        if (
+            owner is None
+            or owner[0] == source_id
+            or stored_id in officials
+            or owner[1] == article.content_hash
+        ):
+            continue
+        tx.reclaim(article, stored_id)
+        done += 1
+    return done
 
 
 def _earliest_first(

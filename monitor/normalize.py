@@ -6,9 +6,11 @@ For a batch, in order:
    an item: those items get ``guid=None``. A canonical link that several items with different titles
    share (every item pointing at the home page) does not identify an item either.
 2. **Per item** (one bad item is logged with its ``source_id`` and skipped; the others go on):
-   the link must be an absolute http(s) URL; HTML becomes plain text (:func:`clean_html`); the title
-   falls back to the first words of the text, then to the URL; dates become UTC, a missing or
-   far-future date becomes ``now`` with ``published_estimated=True``; the language is the source's,
+   the link must be an absolute http(s) URL; HTML becomes plain text (:func:`clean_html`); the text is the
+   content, else the summary, cut to :data:`MAX_TEXT_CHARS` whichever it is; the title
+   falls back to the first words of the text, then to the URL; dates become UTC, a missing, far-future or
+   implausible date (outside 1990-2100, or not representable in UTC) becomes ``now`` with
+   ``published_estimated=True``; the language is the source's,
    else the item's, else detected, and is corrected when a long text is confidently in another language;
    tags and authors are de-duplicated; content hash and SimHash fingerprint are computed.
 3. **Id** (:func:`article_id`): ``u`` + hash of the canonical URL when the link identifies the article,
@@ -45,12 +47,13 @@ from lxml import etree
 from monitor.dedup import dedup_text, simhash64
 from monitor.langid import choose_language, language_code
 from monitor.models import Article, RawItem
+from monitor.page import plausible
 
 log = logging.getLogger(__name__)
 
 MAX_TITLE_CHARS = 500
 MAX_SUMMARY_CHARS = 2000
-MAX_TEXT_CHARS = 200_000
+MAX_TEXT_CHARS = 200_000  # an article's text, whatever it comes from (content, summary, full text)
 UNTITLED_WORDS = 12  # an item without a title is named by its first words
 FUTURE_TOLERANCE = timedelta(days=1)  # a later date is a wrong clock or a wrong time zone: use now
 
@@ -294,7 +297,7 @@ def normalize_items(
     for index, (item, link) in enumerate(zip(items, links, strict=True)):
         try:
             article = _normalize_item(item, link, batch)
-        except ValueError as exc:
+        except (ValueError, ArithmeticError) as exc:  # a value no check foresaw: this item only
             link_text = (item.link or "")[:200]
             log.warning("skipping item source_id=%s index=%d link=%r: %s", source_id, index, link_text, exc)
             continue
@@ -326,7 +329,7 @@ def _normalize_item(item: RawItem, link: str | None, batch: _Batch) -> Article |
         raise ValueError(f"the link is not an absolute http(s) URL: {url[:200]!r}")
     summary_text = _clean(item.summary)
     content_text = summary_text if item.content == item.summary else _clean(item.content)  # Atom: often equal
-    text = content_text[:MAX_TEXT_CHARS] or summary_text
+    text = (content_text or summary_text)[:MAX_TEXT_CHARS]
     raw_title = " ".join(clean_html(item.title).split()) if item.title else ""
     if not (url or raw_title or text):
         return None
@@ -394,12 +397,11 @@ def _as_utc(when: datetime) -> datetime:
 
 
 def _published(item: RawItem, now: datetime) -> tuple[datetime, bool]:
-    """(published_at, estimated): the item's date in UTC, or ``now`` when it has none or one in the future."""
-    when = item.published or item.updated
-    if when is None:
-        return now, True
-    when = _as_utc(when)
-    if when > now + FUTURE_TOLERANCE:
+    """(published_at, estimated): the item's date in UTC, or ``now`` when it has none, one in the future, or
+    an implausible one (:func:`monitor.page.plausible`)."""
+    dates = (plausible(d) for d in (item.published, item.updated) if d is not None)
+    when = next((d for d in dates if d is not None), None)
+    if when is None or when > now + FUTURE_TOLERANCE:
         return now, True
     return when, False
 

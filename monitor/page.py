@@ -16,6 +16,8 @@ Dates in listings come in every local style; :func:`parse_date_text` reads ISO 8
 day-month-year forms with month names in English, French, German, Spanish, Italian, Portuguese, Dutch,
 Russian and Arabic, and any digits (Arabic-Indic, Persian, Devanagari, full-width). Numeric dates are read
 day first (``03/04/2026`` is 3 April) unless the first number cannot be a day. Dates without a zone are UTC.
+A date outside 1990-2100 once in UTC (a typo, epoch zero, or a hostile ``9999-12-31T23:00:00-05:00`` that no
+datetime can hold in UTC) is no date: the entry is kept without one (:func:`plausible`).
 """
 
 from __future__ import annotations
@@ -310,7 +312,13 @@ def parse_date_text(text: str) -> datetime | None:
 
 
 def plausible(value: datetime) -> datetime | None:
-    """``value`` in UTC (naive means UTC) when its year is between 1990 and 2100, else None."""
+    """``value`` in UTC (naive means UTC) when its year is between 1990 and 2100, else None.
+
+    A date outside that range is "no date", never an error: ``9999-12-31T23:00:00-05:00`` is not even
+    representable in UTC, and is None like any other out-of-range date.
+    """
+    if not MIN_YEAR - 1 <= value.year <= MAX_YEAR + 1:  # far outside: no UTC conversion to overflow
+        return None
     aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     aware = aware.astimezone(UTC)
     return aware if MIN_YEAR <= aware.year <= MAX_YEAR else None

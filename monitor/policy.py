@@ -13,9 +13,14 @@ The rules, in the order the poller applies them:
    freshness (Cache-Control / Expires) and Retry-After; hints over 7 days count as 7 days. After consecutive
    errors, exponential backoff ``backoff_base * 2**(errors-1)`` capped at ``backoff_cap``, but a Retry-After
    longer than the cap is honoured. Then jitter of ``+/- jitter_fraction`` so sources drift apart, never
-   earlier than Retry-After.
+   earlier than Retry-After. Hints come from servers and feeds: NaN, negative or absent is no hint, and
+   infinity is 7 days (:func:`_hint`), so no hint can overflow the date arithmetic.
 3. **Pause** (:func:`should_pause`): ``pause_after_errors`` consecutive failures of a permanent kind (404,
-   410, DNS, blocked, ...) pause the source until an operator resumes it; ``0`` never pauses.
+   410, a name that does not exist, blocked, ...) pause the source until an operator resumes it; ``0``
+   never pauses. Transient kinds never pause, however long they last: with the default backoff, ten
+   failures in a row take about 22 hours, so an outage of the network or of the DNS resolver, which fails
+   every source at once, must classify as transient. That is why a resolver that cannot answer is
+   ``connect`` and only a name that does not exist is ``dns`` (:func:`monitor.fetch.classify`).
 4. **Restart** (:func:`startup_times`): overdue sources are spread evenly over a window, oldest due first,
    so a restart never polls everything in one burst.
 """
@@ -93,10 +98,10 @@ def backoff_s(policy: Policy, consecutive_errors: int) -> float:
 
 
 def _hint(seconds: float | None) -> float:
-    """A server's hint in seconds, made sane: absent or negative is 0, longer than 7 days is 7 days."""
-    if seconds is None:
+    """A server's hint in seconds, made sane: absent, NaN or negative is 0, longer than 7 days is 7 days."""
+    if seconds is None or not seconds > 0:  # "not >": NaN too
         return 0.0
-    return min(HINT_CAP_S, max(0.0, seconds))
+    return min(HINT_CAP_S, seconds)
 
 
 def next_check(

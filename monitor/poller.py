@@ -29,8 +29,8 @@ from typing import Literal
 from monitor.challenge import detect_challenge
 from monitor.config import SourceConfig, page_selectors
 from monitor.dedup import dedup_text, simhash64
-from monitor.errors import ErrorKind, FetchError, SourceError
-from monitor.feed import parse_feed
+from monitor.errors import ErrorKind, FetchError, SourceError, cause_text, disk_full
+from monitor.feed import MAX_DOCUMENT_BYTES, parse_feed
 from monitor.fetch import Fetcher
 from monitor.fulltext import extract_fulltext
 from monitor.httpdates import cache_lifetime_s
@@ -39,7 +39,7 @@ from monitor.models import Article, FetchResult, ParsedFeed, SourceState
 from monitor.normalize import MAX_TEXT_CHARS, content_hash, identified_by_url, normalize_items
 from monitor.page import parse_page
 from monitor.policy import Policy, base_interval, next_check, should_pause
-from monitor.settings import MonitorSettings
+from monitor.settings import MonitorSettings, shown_database_url
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
@@ -87,12 +87,13 @@ async def fetch_source(
         ) from exc
 
 
-def parse_body(source: SourceConfig, result: FetchResult) -> ParsedFeed:
-    """Items of a fetched body: a press-release page through its selectors, else a feed."""
+def parse_body(source: SourceConfig, result: FetchResult, max_bytes: int = MAX_DOCUMENT_BYTES) -> ParsedFeed:
+    """Items of a fetched body: a press-release page through its selectors, else a feed (whose expanded XML
+    entities count against ``max_bytes``, the body cap; the fetcher's default unless given)."""
     selectors = page_selectors(source)
     if source.kind == "page" and selectors is not None:
         return parse_page(result.body, result.headers, result.final_url, selectors)
-    return parse_feed(result.body, result.headers, result.final_url)
+    return parse_feed(result.body, result.headers, result.final_url, max_bytes=max_bytes)
 
 
 def policy_for(source: SourceConfig, settings: MonitorSettings) -> Policy:
@@ -162,7 +163,7 @@ class Poller:
             )
             if result.not_modified:
                 return await self._record_success(source, state, now, result, None, [], ())
-            parsed = await asyncio.to_thread(parse_body, source, result)
+            parsed = await asyncio.to_thread(parse_body, source, result, self.settings.max_body_bytes)
             articles = await asyncio.to_thread(self._normalize, source, parsed, result, now)
             if source.fulltext:
                 articles = await self._with_fulltext(source, articles)
@@ -170,7 +171,11 @@ class Poller:
         except SourceError as exc:
             return await self._record_failure(source, state, now, exc)
         except Exception as exc:
-            log.exception("bug while polling source_id=%s url=%s", source.id, source.url)
+            if disk_full(exc):  # not a bug: say so, and where
+                where = shown_database_url(self.store.engine.url.render_as_string())
+                log.error("disk full: cannot store source_id=%s in %s: %s", source.id, where, cause_text(exc))
+            else:
+                log.exception("bug while polling source_id=%s url=%s", source.id, source.url)
             error = SourceError(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}")
             return await self._record_failure(source, state, now, error)
         return counts

@@ -8,6 +8,7 @@ the variable and a fix. The environment variable of a setting is ``DATABASE_URL`
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
@@ -15,18 +16,66 @@ from annotated_types import Ge, Le
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from monitor.errors import ConfigError
-from monitor.validation import ConfigErrors, one_line, opt, show
+from monitor.validation import ConfigErrors, invalid, one_line, opt, show
+
+_DATABASE_SCHEMES = frozenset({"sqlite", "sqlite+pysqlite", "postgres", "postgresql", "postgresql+psycopg"})
+_DATABASE_HINT = "e.g. sqlite:///veille.db or postgresql://user@host/dbname"
+
+
+def parse_database_url(value: str) -> URL:
+    """The parsed database URL, or a ``ConfigError`` that never repeats the URL: it may hold a password.
+
+    Refused: what SQLAlchemy cannot parse, a port that is not a number from 1 to 65535, a host holding an '@' (an
+    unescaped '@' in the password: part of the password would be read as the host), a database other than
+    SQLite and PostgreSQL.
+    """
+    try:
+        parsed = make_url(value)
+    except (ArgumentError, ValueError, TypeError):
+        raise ConfigError(
+            "not a database URL (not repeated here: it may hold a password)",
+            hint=f"{_DATABASE_HINT}; in a password, write @ as %40, : as %3A and / as %2F",
+        ) from None
+    if parsed.host and "@" in parsed.host:
+        raise ConfigError(
+            "the user name or password of the database URL holds an '@'", hint="write it as %40 in the URL"
+        )
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise ConfigError("the port of the database URL is out of range", hint="a port from 1 to 65535")
+    if parsed.drivername not in _DATABASE_SCHEMES:
+        raise ConfigError(f"unsupported database {parsed.drivername!r}", hint=_DATABASE_HINT)
+    return parsed
+
+
+def shown_database_url(value: object) -> str:
+    """What an error or a log line may show of a database URL: its scheme and host, nothing else (a user name,
+    a password, a port, a database name or a query may be secret). A plain SQLite file URL (no user, password
+    nor host) shows its path: that is where the database is, and it holds no credential."""
+    text = value if isinstance(value, str) else ""
+    found = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", text)
+    if found is None:
+        return "(a database URL, not shown)"
+    try:
+        parsed: URL | None = make_url(text)
+    except (ArgumentError, ValueError, TypeError):
+        parsed = None
+    if parsed is None or (parsed.host and "@" in parsed.host):
+        return f"{found.group(1)}://(not shown)"
+    if parsed.get_backend_name() == "sqlite" and not (parsed.username or parsed.password or parsed.host):
+        return f"{parsed.drivername}:///{parsed.database or ''}"
+    host = parsed.host or ""
+    return f"{parsed.drivername}://{f'[{host}]' if ':' in host else host}"
 
 
 def _database_url(value: str) -> str:
     try:
-        make_url(value)
-    except ArgumentError as exc:
-        raise ValueError("is not a database URL (e.g. sqlite:///veille.db, postgresql://host/db)") from exc
+        parse_database_url(value)
+    except ConfigError as exc:
+        raise invalid(exc.detail, exc.hint or _DATABASE_HINT) from None
     return value
 
 
@@ -102,6 +151,11 @@ def model_from_env(model: type[M], environ: Mapping[str, str], **overrides: Any)
         ) from exc
 
 
+def shown_setting(field: str, value: object) -> str:
+    """A setting's value as an error message shows it: a database URL reduced to its scheme and host."""
+    return shown_database_url(value) if field == "database_url" else show(value)
+
+
 def limits(info: FieldInfo) -> tuple[Any, Any]:
     """A setting's (lowest, highest) allowed values, None where unbounded."""
     low = next((m.ge for m in info.metadata if isinstance(m, Ge)), None)
@@ -142,4 +196,5 @@ def _setting_error(model: type[BaseModel], err: ErrorDetails, origin: Mapping[st
         if given
         else (f"set {env_var(field)} to {expected(model.model_fields[field])} ({description})")
     )
-    return ConfigError(f"{origin.get(field, env_var(field))}={show(err['input'])}: {message}", hint=hint)
+    shown = shown_setting(field, err["input"])
+    return ConfigError(f"{origin.get(field, env_var(field))}={shown}: {message}", hint=hint)

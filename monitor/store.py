@@ -18,11 +18,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -30,15 +31,27 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Select, create_engine, event, func, or_, select, union_all, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    create_engine,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping, make_url
-from sqlalchemy.exc import ArgumentError
 
 from monitor.dedup import bands
 from monitor.errors import ConfigError, ErrorKind
 from monitor.models import Article, SourceState
 from monitor.normalize import identified_by_url
+from monitor.settings import parse_database_url
 from monitor.tables import ERROR_MESSAGE_LENGTH, article_sightings, articles, sources
 
 log = logging.getLogger(__name__)
@@ -53,18 +66,9 @@ _ALEMBIC_LOCK = threading.Lock()  # alembic's ``context`` and ``op`` are module 
 
 def normalize_database_url(url: str) -> str:
     """The URL SQLAlchemy should use: ``postgres://`` and ``postgresql://`` go through psycopg 3."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        # The URL is not repeated: it may hold a password.
-        raise ConfigError("not a database URL", hint="sqlite:///path/to/veille.db") from exc
+    parsed = parse_database_url(url)  # a ConfigError never repeats the URL: it may hold a password
     if parsed.drivername in _POSTGRES_SCHEMES:
         parsed = parsed.set(drivername="postgresql+psycopg")
-    elif parsed.drivername not in ("sqlite", "sqlite+pysqlite"):
-        raise ConfigError(
-            f"unsupported database {parsed.drivername!r}",
-            hint="use sqlite:///path/to/veille.db or postgresql://user@host/dbname",
-        )
     elif parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory":
         raise ConfigError(
             "an in-memory SQLite database would be lost on exit and differs per connection",
@@ -73,12 +77,63 @@ def normalize_database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine_for(url: str) -> Engine:
-    """An engine set up for the store: SQLite pragmas and BEGIN handling, or PostgreSQL with pre-ping."""
+class MissingDatabase(ConfigError):
+    """A command that only reads was pointed at an SQLite file that does not exist (nothing was created)."""
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of an SQLite database URL; None for another database."""
+    parsed = make_url(normalize_database_url(url))
+    return Path(parsed.database or "") if parsed.get_backend_name() == "sqlite" else None
+
+
+def _missing_database(path: Path) -> MissingDatabase:
+    where = path if path.is_absolute() else f"{path} (in {Path.cwd()})"
+    return MissingDatabase(
+        f"no database at {where}",
+        hint="check database_url in [monitor] of veille.toml, or DATABASE_URL (a relative path is relative to "
+        "the working directory); a command that stores, such as veille poll --once, creates it",
+    )
+
+
+def _create_owner_only(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600), as the exports are: SQLite gives its -wal and
+    -shm files the mode of the database file. An existing file is left as it is."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+# libpq options that bound every wait on a PostgreSQL server that went away without closing its connections (a
+# host down, a network cut): a connection attempt gives up after 10 s, an idle connection is probed after 30 s,
+# and data left unacknowledged for 60 s fails the query, instead of a part hanging forever on a dead socket.
+# Options given in DATABASE_URL's query win.
+PG_CONNECT_BOUNDS: dict[str, int] = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
+
+
+def create_engine_for(url: str, *, create: bool = True) -> Engine:
+    """An engine set up for the store: SQLite pragmas and BEGIN handling, or PostgreSQL with pre-ping.
+
+    ``create=False`` (the commands that only read): a missing SQLite file is a :class:`MissingDatabase` error,
+    and nothing is created, neither the file nor its folder. Otherwise a new SQLite file is created 0600."""
     parsed = make_url(normalize_database_url(url))
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
-    Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
+        bounded = {k: v for k, v in PG_CONNECT_BOUNDS.items() if k not in parsed.query}
+        return create_engine(parsed, pool_pre_ping=True, connect_args=bounded)
+    path = Path(parsed.database or "")
+    if parsed.query.get("uri"):  # ``file:...?mode=ro&uri=true``: SQLite reads the name itself
+        pass
+    elif not create and not path.exists():
+        raise _missing_database(path)
+    elif create:
+        _create_owner_only(path)
     engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     event.listen(engine, "connect", _on_sqlite_connect)
     event.listen(engine, "begin", _on_sqlite_begin)
@@ -342,6 +397,45 @@ class StoreTx:
             found.update(self._conn.execute(query).scalars())
         return found
 
+    def stored_by(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """id -> (the source that stored the article, its content hash), for the stored articles of ``ids``."""
+        found: dict[str, tuple[str, str]] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids)), 500):
+            query = select(articles.c.id, articles.c.source_id, articles.c.content_hash).where(
+                articles.c.id.in_(chunk)
+            )
+            found.update({row.id: (row.source_id, row.content_hash) for row in self._conn.execute(query)})
+        return found
+
+    def reclaim(self, article: Article, stored_id: str) -> None:
+        """An official source's own article replaces the version another source stored first under its URL:
+        the row is written anew under its id with the official title, text and dates (what every stage
+        computed from the old text goes with it, through the foreign keys: the summarizer redoes the article);
+        where it was seen and which copies point at it are kept."""
+        seen = [
+            dict(row)
+            for row in self._conn.execute(
+                select(article_sightings).where(article_sightings.c.article_id == stored_id)
+            ).mappings()
+        ]
+        copies = list(
+            self._conn.execute(select(articles.c.id).where(articles.c.duplicate_of == stored_id)).scalars()
+        )
+        first_seen = self._conn.execute(
+            select(articles.c.first_seen_at).where(articles.c.id == stored_id)
+        ).scalar_one()
+        self._conn.execute(delete(articles).where(articles.c.id == stored_id))
+        values = _article_values(replace(article, id=stored_id, duplicate_of=None))
+        values["first_seen_at"] = min(first_seen, article.first_seen_at)
+        self._conn.execute(self._insert(articles).values(values))
+        if seen:
+            self._conn.execute(self._insert(article_sightings).on_conflict_do_nothing(), seen)
+        self.add_sightings([(stored_id, article.source_id, article.guid, article.first_seen_at)])
+        if copies:
+            self._conn.execute(
+                update(articles).where(articles.c.id.in_(copies)).values(duplicate_of=stored_id)
+            )
+
     def make_original(self, article_id: str, copy_of: str) -> None:
         """``article_id`` (stored) becomes the original of ``copy_of``, which was, and of that one's copies."""
         self._conn.execute(
@@ -402,9 +496,11 @@ class Store:
         )
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect and migrate to head. ``sqlite:///path.db``, ``postgresql://...`` or ``postgres://...``."""
-        store = cls(create_engine_for(url))
+    def open(cls, url: str, *, create: bool = True) -> Store:
+        """Connect and migrate to head. ``sqlite:///path.db``, ``postgresql://...`` or ``postgres://...``.
+
+        ``create=False``: a missing SQLite file is a :class:`MissingDatabase` error (nothing is created)."""
+        store = cls(create_engine_for(url, create=create))
         try:
             store._migrate()
         except BaseException:

@@ -9,17 +9,26 @@ configuration. Models load once per command, offline (``HF_HUB_OFFLINE=1``).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from monitor.cli import configured, handles_errors, json_option, load_settings, open_store, setup_logging
+from monitor.cli import (
+    configured,
+    handles_errors,
+    json_option,
+    load_settings,
+    open_store,
+    reads_only,
+    setup_logging,
+)
 from monitor.config import ISO_639_1, parse_duration
 from summarizer.digest import Digest, build_digest, localize, parse_filter, trending
 from summarizer.gazetteer import default_gazetteer, display_name
@@ -33,6 +42,7 @@ if TYPE_CHECKING:
 
 out = Console()
 err = Console(stderr=True)
+T = TypeVar("T")
 
 embedder_option = click.option(
     "--embedder",
@@ -147,6 +157,7 @@ lang_option = click.option(
 )
 
 
+@reads_only
 @stories_group.command("list")
 @click.option("--since", default="24h", show_default=True, help="Stories updated in the last 90m, 24h, 7d...")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
@@ -186,6 +197,7 @@ def stories_list(since: str, limit: int, lang: str | None, as_json: bool) -> Non
     out.print(table)
 
 
+@reads_only
 @stories_group.command("show")
 @click.argument("story_id")
 @lang_option
@@ -285,6 +297,7 @@ def print_digest(digest: Digest, lang: str | None = None) -> None:
         )
 
 
+@reads_only
 @click.command("digest")
 @click.option("--since", default="24h", show_default=True, help="The window: 90m, 24h, 7d...")
 @click.option(
@@ -324,6 +337,26 @@ def digest_cmd(since: str, lang: str | None, query: str, limit: int, as_json: bo
 @click.group("eval")
 def eval_group() -> None:
     """Score clustering, entities and summaries on labelled files."""
+
+
+_JSONL = "a UTF-8 JSON Lines file, one object per line, in the format the command's help describes"
+
+
+def _labelled_file(path: Path, load: Callable[[Path], T], expected: str = _JSONL) -> T:
+    """``load(path)``, with what makes the file unusable (not UTF-8 text, not the ``expected`` format, a bad
+    line) as a usage error naming the file: exit code 2, never a traceback."""
+    try:
+        return load(path)
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(
+            f"{path}: not UTF-8 text ({exc.reason}); give {expected}",
+            param_hint="PATH",
+        ) from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        what = str(exc) if str(exc).startswith(str(path)) else f"{path}: {type(exc).__name__}: {exc}"
+        raise click.BadParameter(
+            f"{' '.join(what.split())[:300]}; give {expected}", param_hint="PATH"
+        ) from None
 
 
 def _entity_keys(entities_path: Path | None) -> Extractor:
@@ -382,7 +415,7 @@ def eval_clustering(
     from summarizer.embeddings import load_embedder
 
     setup_logging()
-    items = load_clustering_file(path)
+    items = _labelled_file(path, load_clustering_file)
     model = load_model(model_path) if model_path else default_model()
     result = evaluate_clustering(items, load_embedder(embedder), _entity_keys(entities_path), model)
     gold = {item.id: item.story for item in items}
@@ -453,7 +486,7 @@ def train_clustering(
     model, keys = load_embedder(embedder), _entity_keys(entities_path)
     sets = []
     for path in paths:
-        items = load_clustering_file(path)
+        items = _labelled_file(path, load_clustering_file)
         if not items:
             raise click.BadParameter(f"{path}: no article", param_hint="PATHS")
         out.print(
@@ -481,9 +514,12 @@ def eval_entities(
     path: Path, lang: str, limit: int | None, entities_path: Path | None, as_json: bool
 ) -> None:
     """Per-type precision/recall/F1 of entity extraction on a CoNLL-style file (token, IOB2 tag)."""
-    from summarizer.conll import evaluate_entities, format_entity_scores
+    from summarizer.conll import evaluate_entities, format_entity_scores, read_conll
 
     setup_logging()
+    _labelled_file(
+        path, lambda p: read_conll(p, limit), "a UTF-8 CoNLL-style file: a token and an IOB2 tag a line"
+    )
     scores = evaluate_entities(path, make_extractor(entities_path), lang, limit=limit)
     if as_json:
         _echo_json(asdict(scores))
@@ -500,10 +536,11 @@ def eval_entities(
 def eval_summaries(path: Path, lang: str, embedder: str, as_json: bool) -> None:
     """ROUGE-1/2/L (rouge-score) of the full and digest summaries, next to the length-matched lead and lead-3."""
     from summarizer.embeddings import load_embedder
-    from summarizer.rouge import evaluate_summaries, format_scores
+    from summarizer.rouge import evaluate_cases, format_scores, load_summary_cases
 
     setup_logging()
-    scores = evaluate_summaries(path, load_embedder(embedder).embed, lang)
+    cases = _labelled_file(path, load_summary_cases)
+    scores = evaluate_cases(cases, load_embedder(embedder).embed, lang)
     if as_json:
         _echo_json(asdict(scores))
     else:

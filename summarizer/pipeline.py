@@ -23,9 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from monitor.faults import is_unreachable
 from monitor.models import Article
 from monitor.store import Store
 from summarizer.clustering import ClusterInput, state_from_dict
@@ -59,18 +58,6 @@ class BatchCounts:
     errors: int = 0  # processed with a recorded error (entities failed), still clustered
     stories_touched: int = 0
     failed: int = 0  # failed alone and skipped: recorded as ``failed`` with the error
-
-
-def is_unreachable(exc: BaseException) -> bool:
-    """True when the database could not be reached or answer (a passing fault: retry later, mark nothing)."""
-    if isinstance(exc, (InterfaceError, DisconnectionError, PoolTimeout, ConnectionError)):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, OperationalError):
-        text = str(exc.orig).lower()
-        return not any(word in text for word in ("syntax", "no such table", "no such column"))
-    return False
 
 
 def _brief(exc: BaseException) -> str:

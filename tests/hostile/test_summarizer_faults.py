@@ -16,11 +16,19 @@ from monitor.fetch import Fetcher
 from monitor.poller import Poller
 from monitor.settings import MonitorSettings
 from monitor.store import Store
+from monitor.tables import article_sightings, articles
 from summarizer.embeddings import Embedder, load_embedder
 from summarizer.entities import ArticleEntities, EntityExtractor
 from summarizer.pipeline import Summarizer
 from summarizer.repository import NlpRepository
-from summarizer.tables import ENTITY_KEY_LENGTH, article_entities, article_nlp, bounded_key, story_articles
+from summarizer.tables import (
+    ENTITY_KEY_LENGTH,
+    article_entities,
+    article_nlp,
+    bounded_key,
+    stories,
+    story_articles,
+)
 from tests.httpserver import LoopbackServer
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -161,3 +169,55 @@ async def test_p1_a_stage_that_fails_for_every_article_marks_none(
     with pytest.raises(RuntimeError, match="a bug reached"):
         summarizer.process_pending()
     assert statuses(store) == {} and len(NlpRepository(store).pending(10, embedder.model_id)) == 3
+
+
+async def test_p5_an_official_source_reclaims_its_url_from_an_earlier_low_trust_copy(
+    store: Store, poller: Poller, http_server: LoopbackServer, embedder: Embedder, extractor: EntityExtractor
+) -> None:
+    """Point 5: a low-trust source that published the URL of an official release first made the official
+    source's own title and text be discarded ("unchanged"); the digest showed the planted text under the
+    official URL. The official version replaces it now, and the summarizer redoes the article."""
+    release = "https://www.europol.example/media-press/newsroom/news/operation-42"
+    planted = (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Mirror</title><item><title>Europol: '
+        f"everything was a hoax</title><link>{release}</link><guid>m1</guid><pubDate>Mon, 07 Dec 2026 08:00:00 GMT"
+        "</pubDate><description>Planted text: Europol admits the operation never happened.</description></item>"
+        "</channel></rss>"
+    )
+    official = (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Europol</title><item><title>Europol takes down a '
+        f"fraud network</title><link>{release}</link><guid>e1</guid><pubDate>Mon, 07 Dec 2026 09:00:00 GMT"
+        "</pubDate><description>Europol and national police took down a fraud network operating on Telegram."
+        "</description></item></channel></rss>"
+    )
+    http_server.route("/mirror", body=planted.encode(), headers={"Content-Type": "application/rss+xml"})
+    http_server.route("/europol", body=official.encode(), headers={"Content-Type": "application/rss+xml"})
+    mirror = SourceConfig(
+        id="mirror", name="Mirror", kind="feed", url=http_server.url("/mirror"), language="en"
+    )
+    agency = SourceConfig(
+        id="europol",
+        name="Europol",
+        kind="feed",
+        url=http_server.url("/europol"),
+        language="en",
+        official=True,
+    )
+    assert (await poller.poll(mirror)).new == 1
+    Summarizer(store, extractor, embedder).process_all()
+    assert (await poller.poll(agency)).status in {"new", "unchanged"}
+    with store.engine.connect() as conn:
+        [row] = conn.execute(
+            select(articles.c.id, articles.c.source_id, articles.c.title, articles.c.text)
+        ).all()
+        seen_by = set(conn.execute(select(article_sightings.c.source_id)).scalars())
+    assert (row.source_id, row.title) == ("europol", "Europol takes down a fraud network")
+    assert "Planted" not in row.text and seen_by == {"mirror", "europol"}
+    assert [a.id for a in NlpRepository(store).pending(10, embedder.model_id)] == [row.id]  # redone
+    Summarizer(store, extractor, embedder).process_all()
+    with store.engine.connect() as conn:
+        [headline] = conn.execute(select(stories.c.headline).where(stories.c.articles > 0)).scalars().all()
+    assert headline == "Europol takes down a fraud network"
+    assert (await poller.poll(mirror)).new == 0  # the mirror serving its version again changes nothing
+    with store.engine.connect() as conn:
+        assert conn.execute(select(articles.c.source_id)).scalar_one() == "europol"
