@@ -24,7 +24,7 @@ from bot.repository import BotRepository
 from bot.settings import BotSettings
 from monitor.cli import configured, handles_errors, json_option, load_settings, open_store, setup_logging
 from monitor.cli_output import out
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, Unavailable
 
 
 def load_bot_settings() -> BotSettings:
@@ -70,12 +70,17 @@ def bot_run() -> None:
 
 @bot_group.command("deliver")
 @click.option(
-    "--max-wait", default=300.0, show_default=True, help="Longest wait (s) for retries that are due later."
+    "--max-wait",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(0, 86400),
+    help="Longest wait (s) for retries that are due later (at most a day).",
 )
 @handles_errors
 def bot_deliver(max_wait: float) -> None:
     """Plan due digests and alerts, send everything due, wait for retries up to --max-wait, then exit."""
     from telegram import Bot
+    from telegram.error import InvalidToken, NetworkError
 
     from bot.planner import Planner
     from bot.service import deliverer_for
@@ -93,7 +98,19 @@ def bot_deliver(max_wait: float) -> None:
         planned = planner.plan_digests(now) + planner.plan_alerts(now)
 
         async def deliver(stop: asyncio.Event) -> None:
-            async with Bot(token, base_url=f"{settings.telegram_api_url}/bot") as bot:
+            bot = Bot(token, base_url=f"{settings.telegram_api_url}/bot")
+            try:
+                await bot.initialize()
+            except (NetworkError, InvalidToken) as exc:
+                refused = isinstance(exc, InvalidToken)
+                raise Unavailable(
+                    f"Telegram {'refuses the bot token' if refused else 'does not answer'} ({exc}); "
+                    "nothing was sent, the planned messages wait in the outbox",
+                    hint="check TELEGRAM_BOT_TOKEN"
+                    if refused
+                    else "check the network or telegram_api_url, then run again",
+                ) from None
+            async with bot:
                 deliverer = deliverer_for(settings, repo, bot)
                 deadline = datetime.now(UTC) + timedelta(seconds=max_wait)
                 while not stop.is_set():

@@ -49,7 +49,7 @@ from monitor.cli_output import (
     sources_table,
 )
 from monitor.config import SourceConfig, load_sources, parse_duration
-from monitor.errors import ConfigError, cause_text, disk_full
+from monitor.errors import ConfigError, Unavailable, cause_text, disk_full
 from monitor.fetch import Fetcher, FetchSettings
 from monitor.models import Article, SourceState
 from monitor.poller import Poller, PollOutcome
@@ -139,6 +139,9 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
             sys.exit(2)
         except SQLAlchemyError as exc:
             _failure(*_database_failure(exc), title="database error")
+            sys.exit(1)
+        except Unavailable as exc:
+            _failure(str(exc), title="unavailable:")
             sys.exit(1)
         except BrokenPipeError:  # `veille ... | head`: the reader has all it wanted; not an error
             _quiet_stdout()

@@ -88,6 +88,14 @@ class ConfigError(VeilleError):
         super().__init__(text)
 
 
+class Unavailable(VeilleError):
+    """A service a one-shot command needs does not answer (the Bot API, an SMTP server): exit 1, with a fix."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.hint = hint
+        super().__init__(f"{message} (fix: {hint})" if hint else message)
+
+
 class SourceError(VeilleError):
     """One source failed. ``retry_after_s`` carries a server's Retry-After, in seconds."""
 

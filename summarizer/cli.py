@@ -118,12 +118,21 @@ def _echo_json(value: Any) -> None:
     type=click.IntRange(1, 10000),
     help="Articles per batch (one transaction each).",
 )
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Put the articles that failed alone (``veille stories failed``) back in the queue first.",
+)
 @embedder_option
 @entities_option
 @model_option
 @handles_errors
-def summarize_cmd(batch: int, embedder: str, entities_path: Path | None, model_path: Path | None) -> None:
-    """Process the stored articles not processed yet: entities, embeddings, stories, summaries."""
+def summarize_cmd(
+    batch: int, retry_failed: bool, embedder: str, entities_path: Path | None, model_path: Path | None
+) -> None:
+    """Process the stored articles not processed yet: entities, embeddings, stories, summaries.
+
+    An article a stage fails on is recorded with its error and skipped, and the rest goes on."""
     setup_logging()
     from summarizer.clustering_model import load_model
     from summarizer.embeddings import load_embedder
@@ -131,13 +140,18 @@ def summarize_cmd(batch: int, embedder: str, entities_path: Path | None, model_p
 
     model = load_model(model_path) if model_path else None
     with open_store(load_settings()) as store:
+        if retry_failed:
+            err.print(f"{NlpRepository(store).retry_failed()} failed articles back in the queue")
         with err.status("loading models"):
             engine = Summarizer(store, make_extractor(entities_path), load_embedder(embedder), model=model)
-        total = 0
+        total = failed = 0
         while (done := engine.process_pending(batch)).articles:
             total += done.articles
+            failed += done.failed
             err.print(f"processed {total} articles ({done.errors} errors in the last batch)")
     out.print(f"{total} articles processed")
+    if failed:
+        err.print(f"{failed} failed and were skipped: veille stories failed shows why")
 
 
 @click.group("stories")
@@ -155,6 +169,34 @@ lang_option = click.option(
     callback=lambda _ctx, _param, value: _language_code(value),
     help="The reader's language (e.g. fr): headlines and summaries in it where the story has it.",
 )
+
+
+@reads_only
+@stories_group.command("failed")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+@json_option
+@handles_errors
+def stories_failed(limit: int, as_json: bool) -> None:
+    """Articles the summarizer failed on alone and skipped, with the error (``summarize --retry-failed`` retries)."""
+    setup_logging()
+    with open_store(load_settings()) as store:
+        rows = NlpRepository(store).failed(limit)
+    if as_json:
+        for article, when, why in rows:
+            _echo_json({"article": article.id, "source": article.source_id, "url": article.url,
+                        "title": article.title, "failed_at": when.isoformat(), "error": why})  # fmt: skip
+        return
+    if not rows:
+        out.print("no failed articles")
+        return
+    table = Table(title=f"{len(rows)} articles skipped by the summarizer", header_style="bold")
+    for col in ("failed", "article", "source", "title", "error"):
+        table.add_column(col, overflow="fold")
+    for article, when, why in rows:
+        table.add_row(
+            when.strftime("%Y-%m-%d %H:%M"), article.id, article.source_id, Text(article.title), Text(why)
+        )
+    out.print(table)
 
 
 @reads_only

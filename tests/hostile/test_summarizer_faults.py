@@ -3,7 +3,12 @@ the real poller into a real store (SQLite and PostgreSQL), summarized by the rea
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 import random
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime
 
@@ -29,6 +34,7 @@ from summarizer.tables import (
     stories,
     story_articles,
 )
+from tests.conftest import ROOT
 from tests.httpserver import LoopbackServer
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -154,6 +160,19 @@ async def test_p1_a_poison_article_is_recorded_and_skipped_the_rest_goes_on(
     assert article.id not in members and len(members) == 5
     assert summarizer.process_pending().articles == 0  # skipped for good: not pending any more
     assert repo.count_failed() == 1
+    shown = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "tests.guarded_run", "stories", "failed", "--json"],
+        cwd=ROOT,
+        env=dict(os.environ, DATABASE_URL=store.engine.url.render_as_string(hide_password=False)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    [listed] = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert listed["article"] == article.id and "a bug reached by this text" in listed["error"]
     assert repo.retry_failed() == 1  # after a fix, the operator puts it back
     assert [a.id for a in repo.pending(10, embedder.model_id)] == [article.id]
 
