@@ -261,3 +261,41 @@ def test_p2_exit_status_is_non_zero_only_when_it_cannot_go_on(tmp_path: Path) ->
     )
     assert done.returncode != 0
     assert "Traceback" not in done.stderr and "pw" not in done.stderr.replace("pwd", "")
+
+
+async def test_p3_a_crashed_part_is_restarted_with_backoff_and_counted() -> None:
+    """Point 3: ``Runner._part`` marked a crashed part unhealthy and never restarted it (the process alive,
+    /healthz 503 for good). Now: down while it waits, restarted, counted, healthy again."""
+    runner = Runner(
+        MonitorSettings(), SummarizerSettings(), bot_settings_from_env({}), service_settings_from_env({}), []
+    )
+    runner.restart_base_s, runner.restart_cap_s = 0.05, 0.2
+    stop = asyncio.Event()
+    starts: list[bool] = []
+    seen_down, third_start = asyncio.Event(), asyncio.Event()
+
+    async def flaky() -> None:
+        starts.append(runner.health["summarizer"])
+        if len(starts) == 3:
+            third_start.set()
+        if len(starts) <= 2:
+            raise RuntimeError(f"crash {len(starts)}")
+        await stop.wait()
+
+    async def watch() -> None:
+        while not seen_down.is_set():
+            if runner.health.get("summarizer") is False:
+                seen_down.set()
+            await asyncio.sleep(0.005)
+
+    watcher = asyncio.create_task(watch())
+    part = asyncio.create_task(runner._part("summarizer", stop, flaky))
+    await asyncio.wait_for(third_start.wait(), timeout=10)
+    assert seen_down.is_set() and runner.health["summarizer"] is True
+    assert runner.metrics.restarts["summarizer"] == 2
+    assert 'veille_part_restarts_total{part="summarizer"} 2' in "\n".join(
+        f'{n}{{part="{lab["part"]}"}} {v}' for n, _h, lab, v in runner.metrics.counters() if "part" in lab
+    )
+    stop.set()
+    await asyncio.wait_for(part, timeout=5)
+    watcher.cancel()
