@@ -23,6 +23,7 @@ Everything here is synchronous (database + rendering); the async service calls i
 from __future__ import annotations
 
 import hashlib
+import html
 import logging
 import shlex
 from collections.abc import Callable, Sequence
@@ -49,7 +50,7 @@ FAR = datetime(9999, 1, 1, tzinfo=UTC)
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (KeyError, ValueError):  # an unknown or malformed name: the chat still gets its digests, in UTC
+    except (KeyError, ValueError, OSError):  # unknown, malformed, too long (ENAMETOOLONG) or a folder: the chat still gets its digests, in UTC
         return ZoneInfo("UTC")
 
 
@@ -166,12 +167,13 @@ class Planner:
         return 1 if message else 0
 
     def digest_title(self, chat: Subscriber, sub: Subscription, slot: datetime) -> str:
-        """``Your 08:00 digest: europol · Islamic State`` in the chat's language and time zone."""
+        """``Your 08:00 digest: europol · Islamic State`` in the chat's language and time zone, as plain text
+        (``render_digest`` escapes it: the catalog's escaping is undone, or "AT&T" showed as "AT&amp;T")."""
         local = slot.astimezone(zone(chat.timezone)).strftime("%H:%M")
         described = describe_filter(sub.query, self.gazetteer, chat.language)
         if not described:
-            return t(chat.language, "digest.title", time=local)
-        return t(chat.language, "digest.title_filter", time=local, filter=described)
+            return html.unescape(t(chat.language, "digest.title", time=local))
+        return html.unescape(t(chat.language, "digest.title_filter", time=local, filter=described))
 
     # --- alerts -----------------------------------------------------------------------------------------
 

@@ -184,6 +184,19 @@ def test_digest_title_is_human(store: Store) -> None:
     assert first_line == "Votre synthèse de 08:00 : État islamique · europol · fr, en"
 
 
+def test_digest_title_is_escaped_once(store: Store) -> None:
+    """A filter word with "&" reads as typed in the digest's title (it was escaped twice: "AT&amp;T")."""
+    repo = BotRepository(store)
+    planner = Planner(repo, NlpRepository(store))
+    repo.ensure_subscriber(1, "private", None, T0)
+    repo.add_subscription(1, "europol -AT&T -<x>", T0, digest_times=[time(8)])
+    europol_story(store, "s1", T0 + timedelta(minutes=5))
+    assert planner.plan_digests(T0 + timedelta(hours=2, minutes=1)) == 1  # 08:00 UTC
+    [digest] = repo.due(T0 + timedelta(hours=3))
+    assert "-AT&amp;T · -&lt;x&gt;</b>" in digest.parts[0] and "&amp;amp;" not in digest.parts[0]
+    assert check_html(digest.parts[0]).split("\n")[0] == "Your 08:00 digest: europol · -AT&T · -<x>"
+
+
 def test_digest_now_covers_all_the_chats_filters(store: Store) -> None:
     repo = BotRepository(store)
     planner = Planner(repo, NlpRepository(store))
