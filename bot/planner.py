@@ -50,7 +50,7 @@ FAR = datetime(9999, 1, 1, tzinfo=UTC)
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (KeyError, ValueError, OSError):  # unknown, malformed, too long (ENAMETOOLONG) or a folder: the chat still gets its digests, in UTC
+    except (KeyError, ValueError, OSError):  # unknown, malformed, too long, a folder: the digests go, in UTC
         return ZoneInfo("UTC")
 
 
