@@ -16,18 +16,7 @@ from monitor.store import Store
 from tests.bot.test_email import free_port
 from tests.conftest import ROOT
 from tests.fakebotapi import FakeBotAPI
-
-
-def veille(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tests.guarded_run", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.guarded_run import veille
 
 
 def test_p9_bot_deliver_with_the_bot_api_unreachable_says_so_and_keeps_the_outbox(sqlite_url: str) -> None:

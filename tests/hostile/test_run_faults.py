@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -42,6 +40,7 @@ from summarizer.settings import SummarizerSettings
 from tests.bot.test_email import Sink, free_port, smtp_server
 from tests.conftest import PG_URL, ROOT
 from tests.fakebotapi import FakeBotAPI
+from tests.guarded_run import veille
 from tests.hostile.test_summarizer_faults import PoisonExtractor
 from tests.httpserver import LoopbackServer
 from tests.tcpproxy import TcpProxy
@@ -250,15 +249,7 @@ def test_p2_exit_status_is_non_zero_only_when_it_cannot_go_on(tmp_path: Path) ->
         HF_HUB_OFFLINE="1",
         VEILLE_METRICS_PORT="0",
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.guarded_run", "run", "--sources", str(sources)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = veille(["run", "--sources", str(sources)], env, timeout=120)
     assert done.returncode != 0
     assert "Traceback" not in done.stderr and "pw" not in done.stderr.replace("pwd", "")
 

@@ -7,8 +7,6 @@ import asyncio
 import json
 import os
 import random
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime
 
@@ -22,7 +20,7 @@ from monitor.poller import Poller
 from monitor.settings import MonitorSettings
 from monitor.store import Store
 from monitor.tables import article_sightings, articles
-from summarizer.embeddings import Embedder, load_embedder
+from summarizer.embeddings import Embedder
 from summarizer.entities import ArticleEntities, EntityExtractor
 from summarizer.pipeline import Summarizer
 from summarizer.repository import NlpRepository
@@ -34,21 +32,11 @@ from summarizer.tables import (
     stories,
     story_articles,
 )
-from tests.conftest import ROOT
+from tests.guarded_run import veille
 from tests.httpserver import LoopbackServer
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 LONG = "K" + "owalczyk" * 27 + "a"  # a 218-letter name (the had 221)
-
-
-@pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return load_embedder("use")
-
-
-@pytest.fixture(scope="module")
-def extractor() -> EntityExtractor:
-    return EntityExtractor()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -160,16 +148,8 @@ async def test_p1_a_poison_article_is_recorded_and_skipped_the_rest_goes_on(
     assert article.id not in members and len(members) == 5
     assert summarizer.process_pending().articles == 0  # skipped for good: not pending any more
     assert repo.count_failed() == 1
-    shown = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "tests.guarded_run", "stories", "failed", "--json"],
-        cwd=ROOT,
-        env=dict(os.environ, DATABASE_URL=store.engine.url.render_as_string(hide_password=False)),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    env = dict(os.environ, DATABASE_URL=store.engine.url.render_as_string(hide_password=False))
+    shown = await asyncio.to_thread(veille, ["stories", "failed", "--json"], env)
     assert shown.returncode == 0, shown.stderr
     [listed] = [json.loads(line) for line in shown.stdout.splitlines()]
     assert listed["article"] == article.id and "a bug reached by this text" in listed["error"]

@@ -4,25 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from monitor.store import Store
 from tests.conftest import ROOT
+from tests.guarded_run import veille
 from tests.summarizer.test_pipeline import SET, load_set
-
-
-def veille(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tests.guarded_run", *args],
-        cwd=cwd,
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=600,
-        check=False,
-    )
 
 
 def test_summarize_stories_digest_and_eval(sqlite_url: str, tmp_path: Path) -> None:
