@@ -19,10 +19,17 @@ from zoneinfo import ZoneInfo
 import click
 from rich.table import Table
 
-from bot.demo import demo_cmd
 from bot.repository import BotRepository
 from bot.settings import BotSettings
-from monitor.cli import configured, handles_errors, json_option, load_settings, open_store, setup_logging
+from monitor.cli import (
+    configured,
+    handles_errors,
+    json_option,
+    load_settings,
+    open_store,
+    reads_only,
+    setup_logging,
+)
 from monitor.cli_output import out
 from monitor.errors import ConfigError, Unavailable
 
@@ -127,6 +134,7 @@ def bot_deliver(max_wait: float) -> None:
     out.print(f"planned {planned}; outbox: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
 
+@reads_only
 @bot_group.command("subscribers")
 @click.option("--all", "show_all", is_flag=True, help="Include deactivated chats.")
 @json_option
@@ -165,6 +173,7 @@ def bot_subscribers(show_all: bool, as_json: bool) -> None:
     out.print(table)
 
 
+@reads_only
 @bot_group.command("outbox")
 @click.option(
     "--limit", default=10, show_default=True, type=click.IntRange(1, 1000), help="Problems to list."
@@ -253,6 +262,3 @@ def email_send(day: str | None) -> None:
         out.print("nothing to send")
     if any(o.status == "failed" for o in outcomes):
         raise SystemExit(1)
-
-
-COMMANDS = (bot_group, email_group, demo_cmd)

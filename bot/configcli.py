@@ -24,16 +24,6 @@ from monitor.cli_output import out
 
 CONFIG_KEY = "veille.config"  # in click's ``ctx.meta``: the loaded Config
 
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="VEILLE_CONFIG",
-    show_envvar=True,
-    default=None,
-    help="The configuration file, TOML or YAML (see veille.example.toml). Default: ./veille.toml if present.",
-)
-
 
 def install_config(ctx: click.Context, path: Path | None) -> Config:
     """Load the configuration and make it the one every command of ``ctx`` uses."""
@@ -98,6 +88,3 @@ def _short(origin: str, path: Path | None) -> str:
     if path is not None and origin.startswith(f"{path}:"):
         return path.name + origin.removeprefix(str(path))
     return origin
-
-
-COMMANDS: tuple[click.Command, ...] = (config_group,)

@@ -576,6 +576,3 @@ def articles_list(
         say(f"no articles{which} first seen in the last {since}; fetch some with: veille poll --once")
     else:
         out.print(articles_table(articles, since))
-
-
-COMMANDS: tuple[click.Command, ...] = (poll_cmd, sources_group, articles_group)

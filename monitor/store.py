@@ -29,8 +29,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
     Connection,
     Engine,
@@ -41,11 +39,13 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.dedup import bands
 from monitor.errors import ConfigError, ErrorKind
@@ -57,6 +57,9 @@ from monitor.tables import ERROR_MESSAGE_LENGTH, article_sightings, articles, so
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().with_name("migrations")
+# The newest migration (a test keeps it equal to alembic's head): a store already there opens without loading
+# alembic, which saves a command about 0.3 s.
+HEAD_REVISION = "0005"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _WRITE_OPTION = "veille_write"  # execution option marking a connection that opens a write transaction
 _PG_MIGRATION_LOCK = 0x7665_696C_6C65  # pg_advisory_xact_lock key: "veille" in ASCII
@@ -512,6 +515,15 @@ class Store:
     def engine(self) -> Engine:
         return self._engine
 
+    def _revision(self) -> str | None:
+        """The store's migration revision; None when it has none yet (a new store) or it cannot be read."""
+        try:
+            with self._engine.connect() as conn:
+                found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except SQLAlchemyError:
+            return None
+        return None if found is None else str(found)
+
     def close(self) -> None:
         self._engine.dispose()
 
@@ -612,6 +624,11 @@ class Store:
             return [(row.source_id, row.guid, row.seen_at) for row in conn.execute(query)]
 
     def _migrate(self) -> None:
+        if self._revision() == HEAD_REVISION:
+            return
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
         with _ALEMBIC_LOCK, self.write_connection() as conn:

@@ -587,6 +587,3 @@ def eval_summaries(path: Path, lang: str, embedder: str, as_json: bool) -> None:
         _echo_json(asdict(scores))
     else:
         out.print(format_scores(scores))
-
-
-COMMANDS: tuple[click.Command, ...] = (summarize_cmd, stories_group, digest_cmd, eval_group, train_group)

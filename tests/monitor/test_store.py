@@ -563,3 +563,23 @@ def test_concurrent_writers(database_url: str, stores: int) -> None:
     finally:
         for store in opened:
             store.close()
+
+
+def test_head_revision_is_alembics_head(tmp_path: Path) -> None:
+    """``Store.open`` skips alembic when the store is at ``HEAD_REVISION``: it must be the newest migration (and a
+    store at head opens without importing alembic at all)."""
+    from monitor.store import HEAD_REVISION, MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+    url = f"sqlite:///{tmp_path / 'v.db'}"
+    Store.open(url).close()
+    probe = (
+        "import sys; from monitor.store import Store; Store.open(sys.argv[1]).close(); "
+        "print('alembic' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, url], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "False"
