@@ -6,9 +6,10 @@
 4. parse the body as a feed (``monitor.feed``) or a press-release page (``monitor.page``);
 5. normalize the items into articles (``monitor.normalize``);
 6. for sources with ``fulltext``, fetch and extract the pages of articles not seen before (``monitor.fulltext``);
-7. ingest in ONE transaction with the new validators and state (``monitor.ingest``): exact duplicates become
+7. ingest with the new validators and state, all or nothing (``monitor.ingest``): exact duplicates become
    sightings, near-duplicates are stored with ``duplicate_of``; a crash before the commit loses nothing because
-   the validators are only saved with the articles;
+   the validators are only saved with the articles. The polls finishing together share one transaction, each in
+   its own savepoint (group commit, ``monitor.groupwrite``);
 8. schedule the next check (``monitor.policy``): max of interval, TTL, caching headers and Retry-After, then
    backoff on errors; repeated permanent errors pause the source.
 
@@ -33,6 +34,7 @@ from monitor.errors import ErrorKind, FetchError, SourceError, cause_text, disk_
 from monitor.feed import MAX_DOCUMENT_BYTES, parse_feed
 from monitor.fetch import Fetcher
 from monitor.fulltext import extract_fulltext
+from monitor.groupwrite import GroupWriter
 from monitor.httpdates import cache_lifetime_s
 from monitor.ingest import IngestCounts, ingest, unseen
 from monitor.models import Article, FetchResult, ParsedFeed, SourceState
@@ -40,7 +42,7 @@ from monitor.normalize import MAX_TEXT_CHARS, content_hash, identified_by_url, n
 from monitor.page import parse_page
 from monitor.policy import Policy, base_interval, next_check, should_pause
 from monitor.settings import MonitorSettings, shown_database_url
-from monitor.store import Store
+from monitor.store import Store, StoreTx
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +135,8 @@ class Poller:
         # Polls in progress at once (fetch to commit): bounds the memory held by parsed feeds waiting for the
         # store, whatever the number of sources in a round.
         self._slots = asyncio.Semaphore(settings.global_concurrency)
+        # Polls' writes share transactions (group commit): each poll's articles and state still go together.
+        self.writer = GroupWriter(store)
 
     async def poll(self, source: SourceConfig, *, force: bool = False) -> PollOutcome:
         """Poll ``source`` once. Paused sources are skipped unless ``force``. Never raises for source errors."""
@@ -249,44 +253,44 @@ class Poller:
     ) -> PollOutcome:
         policy = policy_for(source, self.settings)
 
-        def write() -> tuple[IngestCounts, SourceState]:
-            published = self.store.recent_published(source.id)
-            with self.store.transaction() as tx:
-                counts = ingest(tx, articles, source.id, now, official=source.is_official)
-                recent = sorted([*published, *counts.new_published], reverse=True)[:20]
-                base = base_interval(policy, recent, now)
-                when = next_check(
-                    policy,
-                    now=now,
-                    base_s=base,
-                    ttl_s=parsed.ttl_s if parsed else None,
-                    cache_s=cache_lifetime_s(result.headers, now),
-                    retry_after_s=None,
-                    consecutive_errors=0,
-                    rng=self.rng,
-                )
-                # Validators are saved with the articles, in the same transaction: a crash before the commit
-                # means the next poll fetches the full body again and finds every article.
-                new_state = replace(
-                    state,
-                    etag=result.etag if parsed else (result.etag or state.etag),
-                    last_modified=result.last_modified
-                    if parsed
-                    else (result.last_modified or state.last_modified),
-                    last_checked_at=now,
-                    last_success_at=now,
-                    next_check_at=when,
-                    interval_s=base,
-                    last_status=result.status,
-                    consecutive_errors=0,
-                    paused=False,
-                    paused_reason=None,
-                )
-                tx.save_state(new_state)
-                tx.describe_source(source.id, source.name, source.is_official)
+        published = await asyncio.to_thread(self.store.recent_published, source.id)
+
+        def write(tx: StoreTx) -> tuple[IngestCounts, SourceState]:
+            counts = ingest(tx, articles, source.id, now, official=source.is_official)
+            recent = sorted([*published, *counts.new_published], reverse=True)[:20]
+            base = base_interval(policy, recent, now)
+            when = next_check(
+                policy,
+                now=now,
+                base_s=base,
+                ttl_s=parsed.ttl_s if parsed else None,
+                cache_s=cache_lifetime_s(result.headers, now),
+                retry_after_s=None,
+                consecutive_errors=0,
+                rng=self.rng,
+            )
+            # Validators are saved with the articles, in the same transaction: a crash before the commit
+            # means the next poll fetches the full body again and finds every article.
+            new_state = replace(
+                state,
+                etag=result.etag if parsed else (result.etag or state.etag),
+                last_modified=result.last_modified
+                if parsed
+                else (result.last_modified or state.last_modified),
+                last_checked_at=now,
+                last_success_at=now,
+                next_check_at=when,
+                interval_s=base,
+                last_status=result.status,
+                consecutive_errors=0,
+                paused=False,
+                paused_reason=None,
+            )
+            tx.save_state(new_state)
+            tx.describe_source(source.id, source.name, source.is_official)
             return counts, new_state
 
-        counts, new_state = await asyncio.to_thread(write)
+        counts, new_state = await self.writer.write(write)
         if warnings:
             log.warning("source_id=%s parsed with warnings: %s", source.id, "; ".join(warnings)[:300])
         status: Status = "not_modified" if parsed is None else ("new" if counts.new else "unchanged")
