@@ -4,6 +4,11 @@
 
 /feed/<i>: an RSS 2.0 feed of 5..120 items (size depends on i). Even i carry an ETag and answer 304 to a
 matching If-None-Match; odd i carry no validators and always answer 200 with the same body.
+
+``--hosts 50 --rounds``: the side-by-side mode (``bench/vs_reader.py``): the same port on 127.0.0.1 to
+127.0.0.<hosts>, feed i served by host ``i % hosts``, 5..60 items a feed, every feed with an ETag and a
+Last-Modified. SIGUSR1 starts the next round: the odd feeds change (16 new items each, the oldest 16 gone), the
+even ones answer 304 to their validators.
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import signal
 
 
-def make_feed(i: int) -> bytes:
+def make_feed(i: int, *, sizes: int = 116, version: int = 0) -> bytes:
     rng = random.Random(i)
-    n = 5 + (i * 37) % 116
+    n = 5 + (i * 37) % sizes
+    first = 16 * version  # a new version drops the oldest 16 items and adds 16 new ones
     words = [
         "police",
         "europol",
@@ -37,7 +44,7 @@ def make_feed(i: int) -> bytes:
         "data",
     ]
     items = []
-    for k in range(n):
+    for k in range(first, first + n):
         text = " ".join(rng.choice(words) for _ in range(40 + (k % 5) * 20))
         items.append(
             f"<item><title>Feed {i} item {k} {rng.choice(words)}</title>"
@@ -54,8 +61,16 @@ def make_feed(i: int) -> bytes:
 
 
 class Server:
-    def __init__(self, feeds: int) -> None:
-        self.bodies = {i: make_feed(i) for i in range(feeds)}
+    def __init__(self, feeds: int, *, rounds: bool = False) -> None:
+        self.feeds = feeds
+        self.rounds = rounds
+        self.version = 0
+        self.bodies = {i: make_feed(i, sizes=56 if rounds else 116) for i in range(feeds)}
+
+    def next_round(self) -> None:
+        self.version += 1
+        for i in range(1, self.feeds, 2):
+            self.bodies[i] = make_feed(i, sizes=56, version=self.version)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -78,7 +93,12 @@ class Server:
         except (ValueError, KeyError):
             return b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
         extra = ""
-        if i % 2 == 0:
+        if self.rounds:
+            tag = f'"v{self.version if i % 2 else 0}-{i}"'
+            if headers.get("if-none-match") == tag:
+                return f"HTTP/1.1 304 Not Modified\r\nETag: {tag}\r\n\r\n".encode()
+            extra = f"ETag: {tag}\r\nLast-Modified: Mon, 0{1 + self.version} Nov 2026 00:00:00 GMT\r\n"
+        elif i % 2 == 0:
             etag = f'"v1-{i}"'
             if headers.get("if-none-match") == etag:
                 return f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n".encode()
@@ -92,13 +112,20 @@ class Server:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--feeds", type=int, default=2000)
+    parser.add_argument("--hosts", type=int, default=1, help="serve on 127.0.0.1 .. 127.0.0.<hosts>")
+    parser.add_argument("--rounds", action="store_true", help="the side-by-side mode (module docstring)")
     args = parser.parse_args()
-    server = Server(args.feeds)
-    srv = await asyncio.start_server(server.handle, "127.0.0.1", 0, backlog=1024)
-    port = srv.sockets[0].getsockname()[1]
+    server = Server(args.feeds, rounds=args.rounds)
+    first = await asyncio.start_server(server.handle, "127.0.0.1", 0, backlog=1024)
+    port = first.sockets[0].getsockname()[1]
+    others = [
+        await asyncio.start_server(server.handle, f"127.0.0.{h}", port, backlog=1024)
+        for h in range(2, args.hosts + 1)
+    ]
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, server.next_round)
     print(f"PORT {port}", flush=True)
-    async with srv:
-        await srv.serve_forever()
+    async with first:
+        await asyncio.gather(first.serve_forever(), *(o.serve_forever() for o in others))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Benchmark: poll N feeds served on loopback through the real poller and store; print feeds/s, items/s, RSS.
 
     .venv/bin/python bench/poll.py [--feeds 2000] [--database-url URL]
+    .venv/bin/python bench/poll.py --vs-reader /path/to/reader-venv/bin/python   (side by side: bench/vs_reader.py)
 
 Rounds: 1) cold (every feed answers 200, all items new); 2) warm (even feeds answer 304 to their ETag, odd feeds
 re-serve the same items: parsed, found unchanged); 3) the 304 path alone (only the even feeds).
@@ -84,7 +85,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=2000)
     parser.add_argument("--database-url", default=None, help="default: an SQLite file in a temporary folder")
+    parser.add_argument("--vs-reader", metavar="PYTHON", help="run next to reader (bench/vs_reader.py) instead")
     args = parser.parse_args()
+    if args.vs_reader:
+        from vs_reader import main as side_by_side
+
+        side_by_side(["--reader-python", args.vs_reader, "--feeds", str(args.feeds)])
+        return
     server = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("feedserver.py")), "--feeds", str(args.feeds)],
         stdout=subprocess.PIPE,
