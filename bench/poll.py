@@ -85,7 +85,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=2000)
     parser.add_argument("--database-url", default=None, help="default: an SQLite file in a temporary folder")
-    parser.add_argument("--vs-reader", metavar="PYTHON", help="run next to reader (bench/vs_reader.py) instead")
+    parser.add_argument(
+        "--vs-reader", metavar="PYTHON", help="run next to reader (bench/vs_reader.py) instead"
+    )
     args = parser.parse_args()
     if args.vs_reader:
         from vs_reader import main as side_by_side
