@@ -42,6 +42,11 @@ def t(lang: str, key: str, **values: object) -> str:
     return template.format(**safe)
 
 
+def plain(lang: str, key: str, **values: object) -> str:
+    """The text ``key`` in ``lang`` with its values as they are: plain text, for a caller that escapes it."""
+    return CATALOGS.get(lang, CATALOGS["en"])[key].format(**values)
+
+
 def tn(lang: str, key: str, n: int, **values: object) -> str:
     """``t`` of ``key#<plural category of n>`` (``key#other`` when the language has no such form), with ``n``."""
     catalog = CATALOGS.get(lang, CATALOGS["en"])

@@ -23,7 +23,6 @@ Everything here is synchronous (database + rendering); the async service calls i
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
 import shlex
 from collections.abc import Callable, Sequence
@@ -31,7 +30,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.i18n import t
+from bot.i18n import plain
 from bot.render import render_alert, render_digest, render_update, source_labels
 from bot.repository import AlertRecord, BotRepository, NewMessage, Subscriber, Subscription
 from monitor.errors import ConfigError
@@ -168,12 +167,12 @@ class Planner:
 
     def digest_title(self, chat: Subscriber, sub: Subscription, slot: datetime) -> str:
         """``Your 08:00 digest: europol · Islamic State`` in the chat's language and time zone, as plain text
-        (``render_digest`` escapes it: the catalog's escaping is undone, or "AT&T" showed as "AT&amp;T")."""
+        (``render_digest`` escapes it; ``t`` would escape it first, and "AT&T" showed as "AT&amp;T")."""
         local = slot.astimezone(zone(chat.timezone)).strftime("%H:%M")
         described = describe_filter(sub.query, self.gazetteer, chat.language)
         if not described:
-            return html.unescape(t(chat.language, "digest.title", time=local))
-        return html.unescape(t(chat.language, "digest.title_filter", time=local, filter=described))
+            return plain(chat.language, "digest.title", time=local)
+        return plain(chat.language, "digest.title_filter", time=local, filter=described)
 
     # --- alerts -----------------------------------------------------------------------------------------
 

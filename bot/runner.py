@@ -28,7 +28,6 @@ abandoned safely (everything is in the store) and the process exits.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import signal
@@ -40,10 +39,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.metrics import Metrics, MetricsServer
-from bot.service import BotService, build_service
+from bot.service import BotService, build_service, stopped_within, utcnow
 from bot.settings import BotSettings, ServiceSettings
 from monitor.cli import fetch_settings, setup_logging
 from monitor.config import SourceConfig
+from monitor.faults import brief
 from monitor.fetch import Fetcher
 from monitor.poller import Poller, PollOutcome
 from monitor.scheduler import MonitorScheduler
@@ -107,7 +107,7 @@ class Runner:
         if why := telegram_off(self.bot):
             log.warning("%s", why)
         if wants_bot:
-            self._bot = build_service(self.bot, store, clock=self.clock or _utcnow)
+            self._bot = build_service(self.bot, store, clock=self.clock or utcnow)
         if self._bot is not None:
             self._bot.caught_up.clear()  # no daily email before the summarizer has caught up with the backlog
         tasks = {
@@ -160,7 +160,7 @@ class Runner:
             self.metrics.restarts[name] += 1
             if loop.time() - started >= self.restart_reset_s:
                 delay = self.restart_base_s
-            if await _stopped_within(stop, delay):
+            if await stopped_within(stop, delay):
                 return
             delay = min(delay * 2, self.restart_cap_s)
             log.info("restarting %s", name)
@@ -189,8 +189,8 @@ class Runner:
             except Exception as exc:  # noqa: BLE001 - the database away, a broken stage: models stay, retry later
                 self.health["summarizer"] = False
                 self.metrics.summarize_failures += 1
-                log.error("summarizer round failed (%s); retrying in %.0f s", _first_line(exc), delay)
-                if await _stopped_within(stop, delay):
+                log.error("summarizer round failed (%s); retrying in %.0f s", brief(exc), delay)
+                if await stopped_within(stop, delay):
                     return
                 delay = min(delay * 2, self.restart_cap_s)
                 continue
@@ -243,21 +243,6 @@ def telegram_off(settings: BotSettings) -> str | None:
         "Telegram bot off: no token (set TELEGRAM_BOT_TOKEN, or telegram_token_file in [bot]); "
         f"monitoring and summaries run{also}"
     )
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
-    """Wait up to ``seconds``; True if ``stop`` was set meanwhile."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    return stop.is_set()
-
-
-def _first_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]}"
 
 
 async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:

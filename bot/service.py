@@ -36,7 +36,7 @@ from bot.ratelimit import RateLimiter
 from bot.repository import BotRepository
 from bot.settings import BotSettings
 from bot.telegram import Reachability, TelegramSender
-from monitor.faults import is_unreachable
+from monitor.faults import brief, is_unreachable
 from monitor.store import Store
 from summarizer.digest import Digest
 from summarizer.gazetteer import Gazetteer, load_gazetteer
@@ -145,8 +145,7 @@ class BotService:
                 self.reachability.failed(f"token refused: {exc}")
             except NetworkError as exc:  # reported once by the requests (Reachability); try again later
                 log.debug("starting the Telegram bot failed: %s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
+            await stopped_within(stop, delay)
             delay = min(delay * 2, START_RETRY_CAP_S)
         if stop.is_set() and not self.app.running:
             return
@@ -168,17 +167,19 @@ class BotService:
                 if is_unreachable(exc):  # a passing fault: one line, not a traceback every round
                     log.warning(
                         "round failed, the database is unreachable (%s); retrying in %s s",
-                        _brief(exc),
+                        brief(exc, 200),
                         period_s,
                     )
                 else:
                     log.exception("round failed; retrying in %s s", period_s)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=period_s)
+            await stopped_within(stop, period_s)
 
 
-def _brief(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
+async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait up to ``seconds``; True if ``stop`` was set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return stop.is_set()
 
 
 async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:

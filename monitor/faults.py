@@ -16,6 +16,11 @@ _BROKEN = (
 )
 
 
+def brief(exc: BaseException, limit: int = 300) -> str:
+    """``Type: first line of the message``, at most ``limit`` characters: an error as one log line or record."""
+    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"[:limit]
+
+
 def is_unreachable(exc: BaseException) -> bool:
     """True when the database could not be reached or answer (a passing fault: retry later, mark nothing)."""
     if isinstance(exc, (InterfaceError, DisconnectionError, PoolTimeout, ConnectionError)):

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from monitor.faults import is_unreachable
+from monitor.faults import brief, is_unreachable
 from monitor.models import Article
 from monitor.store import Store
 from summarizer.clustering import ClusterInput, state_from_dict
@@ -58,10 +58,6 @@ class BatchCounts:
     errors: int = 0  # processed with a recorded error (entities failed), still clustered
     stories_touched: int = 0
     failed: int = 0  # failed alone and skipped: recorded as ``failed`` with the error
-
-
-def _brief(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [""])[0][:300]
 
 
 def utcnow() -> datetime:
@@ -149,7 +145,7 @@ class Summarizer:
                 self._reload()
                 raise
             log.warning(
-                "summarizer batch of %d failed (%s): retrying article by article", len(pending), _brief(exc)
+                "summarizer batch of %d failed (%s): retrying article by article", len(pending), brief(exc)
             )
             self._reload()
         total, failures = BatchCounts(), []
@@ -172,7 +168,7 @@ class Summarizer:
         ):  # every article fails alone: a broken stage, not a poison article
             raise failures[-1][1]
         for article, failure in failures:
-            error = f"{type(failure).__name__}: {_brief(failure)}"
+            error = brief(failure)
             log.error("article %s (%s) failed and is skipped: %s", article.id, article.url, error)
             self.repo.mark_failed(article, self.clock(), error)
         return replace(total, articles=total.articles + len(failures), failed=len(failures))
