@@ -15,7 +15,8 @@ One feed server (``bench/feedserver.py --rounds``) serves N synthetic RSS feeds 
 veille runs as ``veille poll --once`` with its default settings; reader as ``update_feeds(workers=8,
 scheduled=False)`` (every feed, due or not, as ``poll --once`` does). Printed:
 wall time per round and tool, veille's speed relative to reader's, the articles each stored, the peak RSS of each
-process (``/usr/bin/time``), and the machine's load average.
+tool (summed over its processes: veille's parser workers count; sampled every 0.2 s), and the machine's load
+average.
 """
 
 from __future__ import annotations
@@ -48,22 +49,45 @@ r.close()
 """
 
 
+def tree_rss_kb(root: int) -> int:
+    """Resident memory (kB) of ``root`` and every process below it (veille's parser workers), read from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        pid = int(entry.name)
+        children.setdefault(int(fields.get("PPid", "0").strip() or 0), []).append(pid)
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0])
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo += children.get(pid, [])
+    return total
+
+
 def measured(command: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Wall time, peak RSS (MB) and stdout of ``command`` run under /usr/bin/time."""
-    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+    """Wall time, peak RSS (MB, summed over the process and its children, sampled every 0.2 s) and stdout of
+    ``command``."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
-        done = subprocess.run(
-            ["/usr/bin/time", "-f", "%M", "-o", rss.name, *command],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=err, text=True)
+        peak_kb = 0
+        while proc.poll() is None:
+            peak_kb = max(peak_kb, tree_rss_kb(proc.pid))
+            time.sleep(0.2)
         elapsed = time.perf_counter() - start
-        if done.returncode != 0:
-            raise SystemExit(f"{command[0]} failed ({done.returncode}): {done.stderr[-1500:]}")
-        peak_kb = int(rss.read().split()[-1])
-    return elapsed, peak_kb // 1024, done.stdout
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"{command[0]} failed ({proc.returncode}): {err.read()[-1500:]}")
+        return elapsed, peak_kb // 1024, out.read()
 
 
 def count_articles(database: Path) -> int:

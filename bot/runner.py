@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from bot.metrics import Metrics, MetricsServer
 from bot.service import BotService, build_service, stopped_within, utcnow
 from bot.settings import BotSettings, ServiceSettings
-from monitor.cli import fetch_settings, setup_logging
+from monitor.cli import fetch_settings, parse_pool, setup_logging
 from monitor.config import SourceConfig
 from monitor.faults import brief
 from monitor.fetch import Fetcher
@@ -49,6 +49,7 @@ from monitor.poller import Poller, PollOutcome
 from monitor.scheduler import MonitorScheduler
 from monitor.settings import MonitorSettings
 from monitor.store import Store
+from monitor.workers import ParsePool
 from summarizer.settings import SummarizerSettings
 
 if TYPE_CHECKING:
@@ -166,8 +167,12 @@ class Runner:
             log.info("restarting %s", name)
 
     async def _monitor(self, store: Store, stop: asyncio.Event) -> None:
+        with parse_pool(self.monitor, len(self.sources)) as workers:
+            await self._watch(store, stop, workers)
+
+    async def _watch(self, store: Store, stop: asyncio.Event, workers: ParsePool | None) -> None:
         async with Fetcher(fetch_settings(self.monitor)) as fetcher:
-            poller = Poller(store, fetcher, self.monitor)
+            poller = Poller(store, fetcher, self.monitor, workers=workers)
             scheduler = MonitorScheduler(poller, self.sources, on_poll=self._polled)
             log.info("watching %d sources", len(self.sources))
             await scheduler.run_until(stop)

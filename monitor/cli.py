@@ -58,6 +58,7 @@ if TYPE_CHECKING:  # imported where they run: the commands that only read start 
     from monitor.fetch import FetchSettings
     from monitor.poller import Poller, PollOutcome
     from monitor.probe import ProbeResult
+    from monitor.workers import ParsePool
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -241,6 +242,20 @@ def open_store(settings: MonitorSettings, *, create: bool | None = None) -> Iter
         store.close()
 
 
+@contextlib.contextmanager
+def parse_pool(settings: MonitorSettings, sources: int) -> Iterator[ParsePool | None]:
+    """Worker processes that parse the bodies of a round of ``sources`` sources, when worth it (see
+    :func:`monitor.workers.processes_for`); None: the poller parses in a thread."""
+    from monitor.workers import ParsePool, processes_for
+
+    processes = processes_for(settings.parse_processes, sources)
+    if processes < 1:
+        yield None
+        return
+    with ParsePool(processes) as pool:
+        yield pool
+
+
 def pick_sources(all_sources: Sequence[SourceConfig], wanted: Sequence[str]) -> list[SourceConfig]:
     """The enabled sources, or exactly the ``wanted`` ones (even disabled); BadParameter for an unknown id."""
     if not wanted:
@@ -280,9 +295,9 @@ async def _poll_once(
     from monitor.fetch import Fetcher
     from monitor.poller import Poller
 
-    with open_store(settings) as store:
+    with open_store(settings) as store, parse_pool(settings, len(sources)) as workers:
         async with Fetcher(fetch_settings(settings)) as fetcher:
-            poller = Poller(store, fetcher, settings)
+            poller = Poller(store, fetcher, settings, workers=workers)
             with progress_bar("polling", len(sources), show=not as_json) as advance:
                 return await poll_round(poller, sources, force=force, advance=advance)
 
@@ -301,9 +316,10 @@ async def _poll_forever(settings: MonitorSettings, sources: list[SourceConfig]) 
         if o.status == "new":
             log.info("source_id=%s new=%d duplicates=%d", o.source_id, o.new, o.duplicates)
 
-    with open_store(settings) as store:
+    with open_store(settings) as store, parse_pool(settings, len(sources)) as workers:
         async with Fetcher(fetch_settings(settings)) as fetcher:
-            scheduler = MonitorScheduler(Poller(store, fetcher, settings), sources, on_poll=report)
+            poller = Poller(store, fetcher, settings, workers=workers)
+            scheduler = MonitorScheduler(poller, sources, on_poll=report)
             log.info("watching %d sources (Ctrl-C or SIGTERM stops)", len(sources))
             await scheduler.run_until(stop)
     log.info("stopped")

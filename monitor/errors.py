@@ -19,6 +19,7 @@ import errno
 import sqlite3
 from collections.abc import Iterator, Mapping
 from enum import StrEnum
+from typing import Any
 
 
 class ErrorKind(StrEnum):
@@ -107,6 +108,18 @@ class SourceError(VeilleError):
         self.message = message
         self.status = status
         self.retry_after_s = retry_after_s
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt with its attributes when it comes back from a worker process (monitor.workers): the default
+        # calls the class with ``args``, which these constructors do not take.
+        return _rebuild, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuild(cls: type[SourceError], args: tuple[Any, ...], state: dict[str, Any]) -> SourceError:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, *args)
+    exc.__dict__.update(state)
+    return exc
 
 
 class FetchError(SourceError):

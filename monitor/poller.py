@@ -28,21 +28,21 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from monitor.challenge import detect_challenge
-from monitor.config import SourceConfig, page_selectors
+from monitor.config import SourceConfig
 from monitor.dedup import dedup_text, simhash64
 from monitor.errors import ErrorKind, FetchError, SourceError, cause_text, disk_full
-from monitor.feed import MAX_DOCUMENT_BYTES, parse_feed
 from monitor.fetch import Fetcher
 from monitor.fulltext import extract_fulltext
 from monitor.groupwrite import GroupWriter
 from monitor.httpdates import cache_lifetime_s
 from monitor.ingest import IngestCounts, ingest, unseen
-from monitor.models import Article, FetchResult, ParsedFeed, SourceState
-from monitor.normalize import MAX_TEXT_CHARS, content_hash, identified_by_url, normalize_items
-from monitor.page import parse_page
+from monitor.models import Article, FetchResult, SourceState
+from monitor.normalize import MAX_TEXT_CHARS, content_hash, identified_by_url
 from monitor.policy import Policy, base_interval, next_check, should_pause
+from monitor.prepare import Prepared, prepare
 from monitor.settings import MonitorSettings, shown_database_url
 from monitor.store import Store, StoreTx
+from monitor.workers import ParsePool
 
 log = logging.getLogger(__name__)
 
@@ -89,15 +89,6 @@ async def fetch_source(
         ) from exc
 
 
-def parse_body(source: SourceConfig, result: FetchResult, max_bytes: int = MAX_DOCUMENT_BYTES) -> ParsedFeed:
-    """Items of a fetched body: a press-release page through its selectors, else a feed (whose expanded XML
-    entities count against ``max_bytes``, the body cap; the fetcher's default unless given)."""
-    selectors = page_selectors(source)
-    if source.kind == "page" and selectors is not None:
-        return parse_page(result.body, result.headers, result.final_url, selectors)
-    return parse_feed(result.body, result.headers, result.final_url, max_bytes=max_bytes)
-
-
 def policy_for(source: SourceConfig, settings: MonitorSettings) -> Policy:
     """The scheduling policy of one source: its own interval and bounds, the rest from the settings."""
     min_s = source.min_interval.total_seconds() if source.min_interval else settings.min_interval_s
@@ -115,7 +106,10 @@ def policy_for(source: SourceConfig, settings: MonitorSettings) -> Policy:
 
 
 class Poller:
-    """Polls sources into the store. One instance per process; ``poll`` is safe to run concurrently."""
+    """Polls sources into the store. One instance per process; ``poll`` is safe to run concurrently.
+
+    ``workers``: a pool of worker processes that parse and normalize the fetched bodies (``monitor.workers``);
+    without it, that work runs in a thread of this process."""
 
     def __init__(
         self,
@@ -125,8 +119,10 @@ class Poller:
         *,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        workers: ParsePool | None = None,
     ) -> None:
         self.store = store
+        self.workers = workers
         self.fetcher = fetcher
         self.settings = settings
         self.clock = clock
@@ -166,12 +162,12 @@ class Poller:
                 self.fetcher, source, etag=state.etag, last_modified=state.last_modified
             )
             if result.not_modified:
-                return await self._record_success(source, state, now, result, None, [], ())
-            parsed = await asyncio.to_thread(parse_body, source, result, self.settings.max_body_bytes)
-            articles = await asyncio.to_thread(self._normalize, source, parsed, result, now)
+                return await self._record_success(source, state, now, result, None, [])
+            prepared = await self._prepare(source, result, now)
+            articles = list(prepared.articles)
             if source.fulltext:
                 articles = await self._with_fulltext(source, articles)
-            counts = await self._record_success(source, state, now, result, parsed, articles, parsed.warnings)
+            counts = await self._record_success(source, state, now, result, prepared, articles)
         except SourceError as exc:
             return await self._record_failure(source, state, now, exc)
         except Exception as exc:
@@ -184,30 +180,11 @@ class Poller:
             return await self._record_failure(source, state, now, error)
         return counts
 
-    @staticmethod
-    def _normalize(
-        source: SourceConfig, parsed: ParsedFeed, result: FetchResult, now: datetime
-    ) -> list[Article]:
-        meta: dict[str, str | int | None] = {
-            "status": result.status,
-            "final_url": result.final_url,
-            "etag": result.etag,
-            "last_modified": result.last_modified,
-            "content_type": result.content_type,
-            "fetched_at": result.fetched_at.isoformat(),
-            "format": parsed.format,
-        }
-        items = parsed.items
-        if parsed.language and source.language == "auto":
-            items = tuple(it if it.language else replace(it, language=parsed.language) for it in items)
-        return normalize_items(
-            items,
-            source_id=source.id,
-            declared_language=source.language,
-            now=now,
-            fetch_meta=meta,
-            source_tags=source.tags,
-        )
+    async def _prepare(self, source: SourceConfig, result: FetchResult, now: datetime) -> Prepared:
+        """Parse and normalize the body: in a worker process when there are workers, else in a thread."""
+        if self.workers is not None:
+            return await self.workers.prepare(source, result, now, self.settings.max_body_bytes)
+        return await asyncio.to_thread(prepare, source, result, now, self.settings.max_body_bytes)
 
     async def _with_fulltext(self, source: SourceConfig, articles: list[Article]) -> list[Article]:
         """Replace the text of not-yet-seen articles by their page's extracted text, politely and bounded."""
@@ -247,9 +224,8 @@ class Poller:
         state: SourceState,
         now: datetime,
         result: FetchResult,
-        parsed: ParsedFeed | None,
+        parsed: Prepared | None,
         articles: Sequence[Article],
-        warnings: tuple[str, ...],
     ) -> PollOutcome:
         policy = policy_for(source, self.settings)
 
@@ -291,13 +267,14 @@ class Poller:
             return counts, new_state
 
         counts, new_state = await self.writer.write(write)
+        warnings = parsed.warnings if parsed else ()
         if warnings:
             log.warning("source_id=%s parsed with warnings: %s", source.id, "; ".join(warnings)[:300])
         status: Status = "not_modified" if parsed is None else ("new" if counts.new else "unchanged")
         return PollOutcome(
             source.id,
             status,
-            items=len(parsed.items) if parsed else 0,
+            items=parsed.items if parsed else 0,
             new=counts.new,
             duplicates=counts.duplicates,
             unchanged=counts.unchanged,

@@ -22,7 +22,8 @@ from monitor.errors import ErrorKind, SourceError
 from monitor.fetch import Fetcher
 from monitor.models import ParsedFeed
 from monitor.normalize import normalize_items
-from monitor.poller import fetch_source, parse_body
+from monitor.poller import fetch_source
+from monitor.prepare import parse_body
 
 log = logging.getLogger(__name__)
 

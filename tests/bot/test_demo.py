@@ -46,7 +46,7 @@ from bot.demo_feeds import (
 from monitor.errors import ConfigError
 from monitor.models import FetchResult
 from monitor.normalize import clean_html
-from monitor.poller import parse_body
+from monitor.prepare import parse_body
 from monitor.settings import MonitorSettings
 from monitor.store import Store
 from summarizer.clustering_eval import pairwise_scores

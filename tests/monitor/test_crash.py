@@ -134,7 +134,10 @@ def test_sigkill_mid_round_then_restart_loses_nothing(
     deadline = time.monotonic() + 60
     while len(served) < FEEDS // 3 and time.monotonic() < deadline and first.poll() is None:
         time.sleep(0.01)
-    time.sleep(0.3)  # let some polls commit and others be mid-write
+    # Some polls committed (after the parser workers' start-up), others still to fetch, parse or write.
+    while count_rows(database_url)[0] == 0 and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.02)
+    time.sleep(0.1)
     assert first.poll() is None, "the first round finished before it could be killed"
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=10)

@@ -25,6 +25,7 @@ from monitor.fetch import Fetcher
 from monitor.poller import Poller, PollOutcome
 from monitor.settings import MonitorSettings
 from monitor.store import Store
+from monitor.workers import ParsePool
 from tests.httpserver import LoopbackServer, Request, Response
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -273,6 +274,19 @@ async def poller(sqlite_url: str) -> AsyncIterator[Poller]:
     store.close()
 
 
+@pytest.fixture
+async def pooled_poller(poller: Poller) -> AsyncIterator[Poller]:
+    """The same poller, parsing in two worker processes (monitor.workers), as for a round of many sources."""
+    with ParsePool(2) as workers:
+        yield replace_workers(poller, workers)
+
+
+def replace_workers(poller: Poller, workers: ParsePool) -> Poller:
+    return Poller(
+        poller.store, poller.fetcher, poller.settings, clock=poller.clock, rng=poller.rng, workers=workers
+    )
+
+
 async def poll_all(poller: Poller, sources: list[SourceConfig]) -> dict[str, PollOutcome]:
     import asyncio
 
@@ -281,6 +295,17 @@ async def poll_all(poller: Poller, sources: list[SourceConfig]) -> dict[str, Pol
 
 
 async def test_every_scenario_in_one_round(poller: Poller, http_server: LoopbackServer) -> None:
+    await every_scenario_in_one_round(poller, http_server)
+
+
+async def test_every_scenario_in_one_round_parsed_in_worker_processes(
+    pooled_poller: Poller, http_server: LoopbackServer
+) -> None:
+    await every_scenario_in_one_round(pooled_poller, http_server)
+    assert pooled_poller.workers is not None and pooled_poller.workers.replaced == 0
+
+
+async def every_scenario_in_one_round(poller: Poller, http_server: LoopbackServer) -> None:
     specs = setup_routes(http_server)
     sources = [source(http_server, sid, spec.get("kind", "feed")) for sid, spec in specs.items()]
     outcomes = await poll_all(poller, sources)
