@@ -102,7 +102,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reader-python", required=True, help="python of a virtual environment with reader")
     parser.add_argument("--feeds", type=int, default=2000)
     parser.add_argument("--hosts", type=int, default=50)
+    parser.add_argument(
+        "--veille-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment setting for veille, e.g. VEILLE_PARSE_PROCESSES=1 (repeatable)",
+    )
     args = parser.parse_args(argv)
+    extra = dict(item.split("=", 1) for item in args.veille_setting)
     serve = [sys.executable, str(HERE / "feedserver.py"), "--rounds", "--feeds", str(args.feeds)]
     server = subprocess.Popen(
         [*serve, "--hosts", str(args.hosts)],
@@ -129,6 +137,7 @@ def main(argv: list[str] | None = None) -> None:
                 VEILLE_ALLOW_PRIVATE="1",
                 HF_HUB_OFFLINE="1",
             )
+            env.update(extra)
             veille_cmd = [str(VEILLE), "poll", "--once", "--json", "--sources", str(work / "sources.yaml")]
             reader_cmd = [
                 args.reader_python,
@@ -154,6 +163,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"{args.feeds} feeds over {args.hosts} loopback hosts; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
+    if extra:
+        print("veille settings: " + " ".join(f"{k}={v}" for k, v in extra.items()))
     names = {1: "round 1 (all new)", 2: "round 2 (half changed, half 304)"}
     for round_no, v_time, v_rss, v_articles, r_time, r_rss, r_entries in rows:
         print(

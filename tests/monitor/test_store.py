@@ -306,7 +306,7 @@ def test_non_utc_and_naive_datetimes(store: Store) -> None:
     assert loaded is not None
     assert loaded.first_seen_at == datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
     assert loaded.first_seen_at.utcoffset() == timedelta(0)
-    with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+    with pytest.raises((sa.exc.StatementError, ValueError), match="naive datetime"):  # SQLAlchemy or the bulk path
         insert(store, article(2, published_at=datetime(2025, 3, 1, 12, 0)))
     assert store.count_articles() == 1  # the failed transaction left nothing behind
 
@@ -583,3 +583,52 @@ def test_head_revision_is_alembics_head(tmp_path: Path) -> None:
         [sys.executable, "-c", probe, url], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "False"
+
+
+def test_sqlite_bulk_inserts_store_what_sqlalchemy_stores(tmp_path: Path) -> None:
+    """The SQLite write path skips SQLAlchemy's per-row processing (StoreTx.insert_articles, add_sightings): the
+    bytes it stores must be the ones SQLAlchemy's own INSERT stores, for every column and odd value."""
+    from monitor.store import _STATEMENTS, _article_values, _sighting_values
+    from monitor.tables import article_sightings, articles
+
+    paris = timezone(timedelta(hours=2))
+    batch = [
+        article(1),
+        article(2, guid=None, authors=(), tags=(), language=None, duplicate_of=article(1).id),
+        article(3, published_at=datetime(2026, 6, 1, 8, 30, 15, 123, tzinfo=paris), published_estimated=True),
+        article(
+            4, title='Quote " and \x00 NUL', authors=('Zoë "Z"', "عبد الله"), tags=("ü", "a,b"), simhash=-1
+        ),
+        article(5, fetch={"status": 304, "etag": 'W/"x"', "content_type": None, "format": "rss20"}),
+    ]
+    sightings = [(a.id, "src-b", a.guid, a.first_seen_at.astimezone(paris)) for a in batch]
+
+    fast, slow = tmp_path / "fast.db", tmp_path / "slow.db"
+    with Store.open(f"sqlite:///{fast}") as store, store.transaction() as tx:
+        assert tx.insert_articles(batch) == {a.id for a in batch}
+        tx.add_sightings(sightings)
+    with Store.open(f"sqlite:///{slow}") as store, store.transaction() as tx:
+        sql = _STATEMENTS["sqlite"]
+        tx.connection.execute(sql.insert_articles, [_article_values(a) for a in batch])
+        rows = [(a.id, a.source_id, a.guid, a.first_seen_at) for a in batch]
+        tx.connection.execute(sql.insert_sightings, [_sighting_values(*row) for row in [*rows, *sightings]])
+
+    def stored(path: Path) -> list[list[tuple[object, ...]]]:
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            return [
+                [
+                    tuple((type(v).__name__, v) for v in row)
+                    for row in conn.execute(f"SELECT * FROM {table.name} ORDER BY 1, 2")
+                ]
+                for table in (articles, article_sightings)
+            ]
+
+    got, expected = stored(fast), stored(slow)
+    assert got == expected and len(got[0]) == 5 and len(got[1]) == 10
+    with Store.open(f"sqlite:///{fast}") as store:
+        assert store.get_article(batch[2].id) == replace(
+            batch[2], published_at=batch[2].published_at.astimezone(UTC)
+        )
+        assert store.get_article(batch[3].id) == replace(batch[3], title='Quote " and  NUL')
