@@ -20,18 +20,24 @@ The rule, checked in this order (the first that fails sends the document to feed
    every element is one of its format's checked elements (:data:`_STRUCTURE`) or in a namespace of
    :data:`KNOWN_NAMESPACES`, and only containers hold elements (no markup inside a text field); no
    ``xml:base``, no ``xml:lang`` in RSS, no Atom text of a type other than text/html, no ``mode`` or
-   ``src``, no Atom link without ``href``; no ``<!`` or ``<?`` inside a text (HTML comments, CDATA); no
-   empty Dublin Core element (feedparser-rs reads ``<dc:creator/>`` as the next element); and the number of
-   ``item`` (RSS) or ``entry`` (Atom) elements anywhere in it equals the number in their proper place. Atom
-   entries without their own author get none (feedparser-rs would give them the feed's).
-3. **After the fast parse**: feedparser-rs reports no error, the same version as the root says, as many
-   entries as lxml counted, no list (tags, authors, content blocks) at its limit, which could have
-   been cut, no link it emptied (it drops ``https://localhost`` links), no C1 control character in a text
-   (feedparser reads those as windows-1252), and no ``<`` in the feed's title.
+   ``src``, no Atom link without ``href``; and the number of ``item`` (RSS) or ``entry`` (Atom) elements
+   anywhere in it equals the number in their proper place. Each entry's children give the facts that
+   feedparser-rs does not report as feedparser reads them (:class:`monitor.fastshape.EntryFacts`): whether
+   it has its own published (``pubDate``, ``atom:published``) and updated (``atom:updated``, ``dc:date``)
+   elements, its author (Atom), its description and iTunes summary, keywords and categories. Refused:
+   an entry with ``dc:author``, ``dcterms:issued`` or ``dcterms:modified`` (feedparser-rs does not read
+   them), an iTunes element it does not map (:data:`_ITUNES_ENTRY_ELEMENTS`) or below another element, an
+   ``itunes:summary`` before a description or twice, a description that feedparser would make a content
+   block, a ``category`` after iTunes tags, ``itunes:author`` with another author element.
+3. **The fast parse** (feedparser-rs without its sanitizer, on the document where every empty prefixed
+   element ``<dc:creator/>`` is written ``<dc:creator></dc:creator>``: feedparser-rs reads the short form as
+   the next element): no error, the same version as the root says, as many entries as lxml counted, no
+   list (tags, authors, content blocks) at its limit, which could have been cut, no link it emptied (it
+   drops ``https://localhost`` links). :mod:`monitor.fastshape` then runs feedparser's own text steps
+   (HTML guess, sanitizer, encoding fixes) on each field and applies the facts.
 
-Equality is checked on the Articles (tests/monitor/test_fastfeed.py, the whole shared corpus): the RawItems
-can differ in HTML markup (feedparser-rs' sanitizer adds ``rel="nofollow ..."``) and in ``updated``
-(feedparser-rs copies ``pubDate`` there), neither of which changes an Article.
+Equality is checked on the ParsedFeed (RawItems included) and the Articles (tests/monitor/test_fastfeed.py,
+the whole shared corpus), so the fast path is on by default in :func:`monitor.feed.parse_feed`.
 
 The monitor's guarantees hold on this path as on feedparser's: no entity is expanded (none may be declared),
 no DTD is loaded, nothing is fetched (the body is bytes that start with ``<``, never a URL; lxml has
@@ -43,15 +49,18 @@ past feedparser-rs' 10,000 fail the count check. feedparser-rs is imported on fi
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from lxml import etree
 
+from monitor import fastshape
+from monitor.fastshape import EntryFacts, fixed
+
 ATOM = "http://www.w3.org/2005/Atom"
 RSS10 = "http://purl.org/rss/1.0/"
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"  # as written by most feeds; feedparser ignores case
 KNOWN_NAMESPACES: frozenset[str] = frozenset({
     ATOM,
     RSS10,
@@ -81,6 +90,7 @@ KNOWN_NAMESPACES: frozenset[str] = frozenset({
     "http://www.w3.org/2001/XMLSchema-instance",
     "http://www.google.com/schemas/play-podcasts/1.0",
     "http://www.microsoft.com/schemas/rss/core/2005",
+    ITUNES,
 })  # fmt: skip
 _A = f"{{{ATOM}}}"
 _R = f"{{{RSS10}}}"
@@ -115,7 +125,23 @@ _FREE_NAMESPACES = tuple(
     if uri not in (ATOM, RSS10, RDF, "http://www.w3.org/XML/1998/namespace")
 )
 _DC = "{http://purl.org/dc/elements/1.1/}"
-_REFUSED: tuple[None, int, list[int]] = (None, 0, [])
+_IT = f"{{{ITUNES}}}"
+_UPDATED = frozenset({_A + "updated", _DC + "date"})
+_PUBLISHED = frozenset({"pubDate", _A + "published"})
+_AUTHORS = frozenset({"author", _A + "author", _DC + "creator"})
+# Entry elements feedparser reads into a field and feedparser-rs does not read.
+_UNREAD = frozenset(
+    {_DC + "author", *(f"{{http://purl.org/dc/terms/}}{name}" for name in ("issued", "modified"))}
+)
+_DESCRIPTIONS = frozenset({"description", _DC + "description", _R + "description"})
+_CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
+# iTunes elements of an entry: those feedparser reads into its fields (summary, keywords, category, author)
+# are mapped by the rule; the others it keeps under names monitor.feed does not read.
+_ITUNES_ENTRY_ELEMENTS = frozenset({
+    "summary", "keywords", "category", "author", "subtitle", "image", "duration", "explicit", "episode",
+    "season", "episodeType", "title", "block", "order", "isClosedCaptioned",
+})  # fmt: skip
+_EMPTY_PREFIXED = re.compile(rb"<([A-Za-z_][\w.-]*:[A-Za-z_][\w.-]*)\s*/>")
 _XML_BASE_ATTR = "{http://www.w3.org/XML/1998/namespace}base"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _ATOM_LINK = _A + "link"
@@ -128,7 +154,6 @@ _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["'
 _NAMESPACE = re.compile(rb"""xmlns(?::[^\s=]*)?\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _XHTML_TYPE = re.compile(rb"""type\s*=\s*["']xhtml["']""")
 _UTF8 = ("utf-8", "utf8")
-_DOUBTFUL_TEXT = re.compile("[\x80-\x9f]|<[!?]")
 _VERSIONS = {"rss": "rss20", f"{{{ATOM}}}feed": "atom10", f"{{{RDF}}}RDF": "rss10"}
 _xml_parser = etree.XMLParser(
     resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_blank_text=False
@@ -143,10 +168,10 @@ def parse_fast(data: bytes, headers: Mapping[str, str], *, max_bytes: int) -> di
     """
     if not _plain_bytes(data, headers.get("content-type", "")):
         return None
-    version, expected, anonymous = _checked_tree(data)
-    if version is None:
+    checked = _checked_tree(data)
+    if checked is None:
         return None
-    return _run(data, version, expected, anonymous, max_bytes)
+    return _run(data, *checked, max_bytes)
 
 
 def _plain_bytes(data: bytes, content_type: str) -> bool:
@@ -181,40 +206,95 @@ def _utf8_declared(start: bytes, content_type: str) -> bool:
     return encoding is None or encoding.group(1).strip().lower() in (b"utf-8", b"utf8")
 
 
-def _checked_tree(data: bytes) -> tuple[str | None, int, list[int]]:
-    """Step 2 of the rule: (feedparser's version name, the number of entries, the Atom entries without an
-    author), or (None, 0, []) when refused."""
+def _checked_tree(data: bytes) -> tuple[str, list[EntryFacts]] | None:
+    """Step 2 of the rule: (feedparser's version name, the facts of each entry), or None when refused."""
     try:
         root = etree.fromstring(data, _xml_parser)
     except (etree.XMLSyntaxError, ValueError):
-        return _REFUSED
+        return None
     version = _VERSIONS.get(root.tag)
     if version is None or (version == "rss20" and root.get("version") != "2.0"):
-        return _REFUSED
+        return None
     known, containers, entry_tag = _STRUCTURE[version]
-    entries = 0
-    anonymous: list[int] = []
+    facts: list[EntryFacts] = []
     for element in root.iter():
         tag = element.tag
         if not isinstance(tag, str):
             continue  # a comment or processing instruction
         if tag not in known and not tag.startswith(_FREE_NAMESPACES):
-            return _REFUSED
+            return None
         if len(element) and tag not in containers and not tag.startswith(_FREE_NAMESPACES):
-            return _REFUSED  # markup inside a text field, or an unknown structure
-        if _doubtful_attributes(element, version):
-            return _REFUSED
-        text = element.text
-        if text and "<" in text and ("<!" in text or "<?" in text):
-            return _REFUSED  # a comment, CDATA or declaration inside HTML: the sanitizers part there
-        if tag.startswith(_DC) and not (text and not text.isspace()):
-            return _REFUSED  # an empty Dublin Core field: feedparser-rs fills <dc:creator/> with the next one
+            return None  # markup inside a text field, or an unknown structure
+        if element.attrib and _doubtful_attributes(element, version):
+            return None
         if tag == entry_tag:
-            if version == "atom10" and element.find(_A + "author") is None:
-                anonymous.append(entries)  # feedparser-rs gives it the feed's author, feedparser none
-            entries += 1
-    placed = len(root.findall(_PLACED[version]))
-    return (version, placed, anonymous) if placed == entries else _REFUSED
+            entry = _entry_facts(element, version)
+            if entry is None:
+                return None
+            facts.append(entry)
+    if len(root.findall(_PLACED[version])) != len(facts):
+        return None
+    return version, facts
+
+
+def _entry_facts(entry: Any, version: str) -> EntryFacts | None:
+    """What feedparser reads in this entry and feedparser-rs does not (see :mod:`monitor.fastshape`), or
+    None for an entry whose iTunes elements feedparser reads in a way not mapped here."""
+    facts = EntryFacts(anonymous=version == "atom10")
+    summary = content = False  # feedparser's state: a summary was stored, a content was started (hasContent)
+    contents = authors = 0
+    itunes_author = False
+    for child in entry:
+        tag = child.tag
+        if tag in _UPDATED:
+            facts.updated = True
+        elif tag in _PUBLISHED:
+            facts.published = True
+        elif tag in _UNREAD:
+            return None
+        elif tag in _AUTHORS:
+            authors += 1
+            facts.anonymous = False
+        elif tag in _DESCRIPTIONS:
+            if summary and not content:
+                return None  # feedparser makes it a content block
+            summary = True
+            facts.description = child.text or ""
+        elif tag == _CONTENT_ENCODED:
+            contents += 1
+            summary = content = True  # its content is copied to the summary when there is none
+        elif tag == "category" and facts.itunes_tags:
+            return None  # tags would come in another order
+        elif isinstance(tag, str) and tag.startswith(_IT):
+            name = tag[len(_IT) :]
+            if name not in _ITUNES_ENTRY_ELEMENTS:
+                return None
+            if name == "summary":
+                if facts.itunes_summary is not None:
+                    return None
+                facts.itunes_summary = child.text or ""
+                if summary and not content:  # feedparser: the summary is taken, so it is a content block
+                    facts.itunes_content_at = contents
+                    contents += 1
+                    content = True
+                summary = True
+            elif name == "keywords":
+                text = fixed((child.text or "").strip())
+                facts.itunes_tags += [term.strip() for term in text.split(",") if term.strip()]
+            elif name == "category":
+                facts.itunes_tags += [
+                    fixed(c.get("text")) if c.get("text") else None for c in child.iter(tag)
+                ]
+            elif name == "author":
+                itunes_author = True
+                authors += 1
+    for element in entry.iter(_IT + "*"):  # feedparser reads them at any depth, this mapping as children
+        parent = element.getparent()
+        if parent is not entry and parent.tag != _IT + "category":
+            return None
+    if itunes_author and authors > 1:
+        return None
+    return facts
 
 
 def _doubtful_attributes(element: Any, version: str) -> bool:
@@ -235,9 +315,7 @@ def _doubtful_attributes(element: Any, version: str) -> bool:
     return False
 
 
-def _run(
-    data: bytes, version: str, expected: int, anonymous: list[int], max_bytes: int
-) -> dict[str, Any] | None:
+def _run(data: bytes, version: str, facts: list[EntryFacts], max_bytes: int) -> dict[str, Any] | None:
     """Step 3 of the rule: feedparser-rs' result in feedparser's shapes, or None when it is doubtful."""
     import feedparser_rs
 
@@ -251,74 +329,29 @@ def _run(
     )
     if len(data) > max_bytes:
         return None
+    if (
+        b"/>" in data
+    ):  # feedparser-rs reads an empty <dc:creator/> as the next element: write it open and shut
+        data = _EMPTY_PREFIXED.sub(rb"<\1></\1>", data)
     try:
         result = feedparser_rs.parse_with_limits(
-            data, limits=limits, sanitize_html=True, resolve_relative_uris=False
+            data, limits=limits, sanitize_html=False, resolve_relative_uris=False
         )
     except ValueError:  # a document it cannot read: feedparser's turn
         return None
-    if result.bozo or (result.version or "") != version or len(result.entries) != expected:
+    if result.bozo or (result.version or "") != version or len(result.entries) != len(facts):
         return None
-    entries = [_entry(entry) for entry in result.entries]
-    if any(entry.pop("doubtful_link") for entry in entries):
+    guess = not version.startswith("atom")
+    if any(_doubtful_entry(raw) for raw in result.entries):
         return None
-    for index in anonymous:
-        entries[index].pop("author", None)
-        entries[index]["authors"] = []
-    if any(len(entry[key]) >= _LIST_LIMIT for entry in entries for key in ("tags", "authors", "content")):
-        return None
-    channel = _channel(result.feed)
-    if "<" in channel.get("title", "") or any(_doubtful_text(entry) for entry in entries):
-        return None
-    return {"version": version, "feed": channel, "entries": entries}
+    entries = [fastshape.entry(raw, fact, guess) for raw, fact in zip(result.entries, facts, strict=True)]
+    return {"version": version, "feed": fastshape.channel(result.feed, guess), "entries": entries}
 
 
-def _doubtful_text(entry: dict[str, Any]) -> bool:
-    """Text on which the two sanitizers part: C1 controls (feedparser reads them as windows-1252), and HTML
-    comments, CDATA sections, declarations or processing instructions inside a field."""
-    values = [entry.get("title", ""), entry.get("summary", "")]
-    values += [block["value"] or "" for block in entry["content"] if block is not None]
-    return any(_DOUBTFUL_TEXT.search(value) for value in values)
-
-
-def _detail(construct: Any) -> dict[str, Any] | None:
-    if construct is None:
-        return None
-    return {"type": construct.type, "language": construct.language, "value": construct.value}
-
-
-def _entry(entry: Any) -> dict[str, Any]:
-    get = entry.get
-    out: dict[str, Any] = {
-        key: value
-        for key in ("id", "link", "title", "summary", "author")
-        if isinstance(value := get(key), str)
-    }
-    for key in ("published_parsed", "updated_parsed"):
-        if isinstance(value := get(key), time.struct_time):
-            out[key] = value
-    out["title_detail"] = _detail(get("title_detail"))
-    out["summary_detail"] = _detail(get("summary_detail"))
-    out["content"] = [_detail(block) for block in get("content") or ()]
-    out["authors"] = [{"name": person.name, "email": person.email} for person in get("authors") or ()]
-    out["tags"] = [{"term": tag.term} for tag in get("tags") or ()]
-    # feedparser-rs empties a link it finds unsafe (https://localhost...), feedparser keeps it
-    out["doubtful_link"] = get("link") == "" or any(not link.href for link in get("links") or ())
-    return out
-
-
-def _channel(channel: Any) -> dict[str, Any]:
-    get = channel.get
-    out: dict[str, Any] = {
-        key: value for key in ("title", "link", "language", "ttl") if isinstance(value := get(key), str)
-    }
-    out["title_detail"] = _detail(get("title_detail"))
-    syndication = get("syndication")
-    if syndication is not None:
-        out["sy_updateperiod"] = _string(syndication.update_period)
-        out["sy_updatefrequency"] = _string(syndication.update_frequency)
-    return out
-
-
-def _string(value: object) -> str | None:
-    return None if value is None else str(value)
+def _doubtful_entry(raw: Any) -> bool:
+    """A list at its limit, which could have been cut, or a link feedparser-rs emptied (it drops
+    ``https://localhost`` links, feedparser keeps them)."""
+    get = raw.get
+    if any(len(get(key) or ()) >= _LIST_LIMIT for key in ("tags", "authors", "content")):
+        return True
+    return get("link") == "" or any(not link.href for link in get("links") or ())

@@ -42,8 +42,7 @@ def _outcome(body: bytes, headers: dict[str, str], fast: bool) -> tuple[object, 
         parsed = parse_feed(body, headers, BASE, fast=fast)
     except ParseError as exc:
         return (exc.kind, str(exc)), []
-    meta = (parsed.format, parsed.title, parsed.link, parsed.language, parsed.ttl_s, parsed.warnings)
-    return meta, normalize_items(parsed.items, source_id="s", declared_language="auto", now=NOW)
+    return parsed, normalize_items(parsed.items, source_id="s", declared_language="auto", now=NOW)
 
 
 def test_whole_shared_corpus_fast_path_equals_feedparser(fast_calls: list[bool]) -> None:
@@ -96,8 +95,7 @@ ITEM = (
 
 
 def _same_as_feedparser(body: bytes, headers: dict[str, str]) -> ParsedFeed:
-    """The fast parse; its feed fields and Articles equal feedparser's (RawItems may differ in their HTML
-    markup, e.g. the sanitizers' attributes, and in ``updated``, which normalize reads after ``published``)."""
+    """The fast parse; its ParsedFeed (RawItems included) and Articles equal feedparser's."""
     assert _outcome(body, headers, fast=True) == _outcome(body, headers, fast=False)
     return parse_feed(body, headers, BASE, fast=True)
 
@@ -134,7 +132,14 @@ def test_plain_atom_takes_the_fast_path(fast_calls: list[bool]) -> None:
             _rss(ITEM.replace("</item>", "<fullitem>x</fullitem></item>")), RSS, id="unknown-element"
         ),
         pytest.param(_rss(ITEM.replace("<item>", '<item xml:lang="fr">')), RSS, id="xml-lang-in-rss"),
-        pytest.param(_rss(ITEM.replace("Referral", "a &lt;!-- c --&gt; b")), RSS, id="comment-in-html"),
+        pytest.param(
+            _rss(
+                ITEM.replace("<item>", "<item><dcterms:issued>2024-01-02</dcterms:issued>"),
+                root_attrs=' xmlns:dcterms="http://purl.org/dc/terms/"',
+            ),
+            RSS,
+            id="dcterms-issued-unread-by-feedparser-rs",
+        ),
         pytest.param(_rss(ITEM + "<item><item><title>x</title></item></item>"), RSS, id="nested-items"),
         pytest.param(_rss(ITEM).replace(b'version="2.0"', b'version="0.91"'), RSS, id="rss-091"),
         pytest.param(
@@ -201,11 +206,61 @@ def test_document_over_the_size_cap_is_left_to_feedparser() -> None:
     assert fastfeed.parse_fast(body, {"content-type": RSS}, max_bytes=len(body)) is not None
 
 
-def test_empty_dublin_core_field_is_left_to_feedparser(fast_calls: list[bool]) -> None:
-    """feedparser-rs reads ``<dc:creator/>`` as the next element's text."""
+def test_empty_dublin_core_field_reads_as_feedparser_reads_it(fast_calls: list[bool]) -> None:
+    """feedparser-rs reads ``<dc:creator/>`` as the next element's text: the rule writes it open and shut."""
     dc = ' xmlns:dc="http://purl.org/dc/elements/1.1/"'
     item = "<item><title>x</title><dc:creator/><dc:date>2024-01-02T10:00:00Z</dc:date></item>"
     assert _outcome(_rss(item, root_attrs=dc), {}, fast=True) == _outcome(
         _rss(item, root_attrs=dc), {}, fast=False
     )
+    assert fast_calls == [True]
+
+
+ITUNES = ' xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"'
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        pytest.param(ITEM.replace("Referral", "a &lt;!-- c --&gt; b"), id="comment-in-html"),
+        pytest.param(ITEM.replace("Europol", "caf\u00c3\u00a9 \u0093quoted\u0094"), id="mojibake-and-c1"),
+        pytest.param(
+            ITEM.replace("Europol", "a &amp;lt;b&amp;gt;bold&amp;lt;/b&amp;gt; title"), id="html-title"
+        ),
+        pytest.param(
+            ITEM.replace(
+                "</item>",
+                "<itunes:summary>Episode &lt;b&gt;notes&lt;/b&gt;</itunes:summary>"
+                "<itunes:keywords>a, b,, c</itunes:keywords><itunes:author>Host</itunes:author>"
+                '<itunes:category text="News"><itunes:category text="Politics"/></itunes:category>'
+                "</item>",
+            ),
+            id="itunes-after-description",
+        ),
+        pytest.param(
+            "<item><title>x</title><itunes:summary>Only this</itunes:summary><itunes:author/></item>",
+            id="itunes-summary-alone",
+        ),
+        pytest.param(
+            ITEM.replace(
+                "<description>", "<content:encoded>&lt;p&gt;Full&lt;/p&gt;</content:encoded><description>"
+            ).replace("</item>", "<itunes:summary>Short</itunes:summary></item>"),
+            id="itunes-summary-after-content",
+        ),
+        pytest.param(ITEM.replace("</item>", "<dc:date>2024-01-03T10:00:00Z</dc:date></item>"), id="dc-date"),
+    ],
+)
+def test_fields_feedparser_rs_reads_otherwise_are_read_as_feedparser_reads_them(
+    item: str, fast_calls: list[bool]
+) -> None:
+    attrs = ITUNES + ' xmlns:dc="http://purl.org/dc/elements/1.1/"'
+    attrs += ' xmlns:content="http://purl.org/rss/1.0/modules/content/"'
+    _same_as_feedparser(_rss(item, root_attrs=attrs), {"content-type": RSS})
+    assert fast_calls[0]
+
+
+def test_itunes_summary_before_the_description_is_left_to_feedparser(fast_calls: list[bool]) -> None:
+    item = "<item><title>x</title><itunes:summary>s</itunes:summary><description>d</description></item>"
+    body = _rss(item, root_attrs=ITUNES)
+    assert _outcome(body, {}, fast=True) == _outcome(body, {}, fast=False)
     assert fast_calls == [False]
