@@ -329,9 +329,8 @@ def _run(data: bytes, version: str, facts: list[EntryFacts], max_bytes: int) -> 
     )
     if len(data) > max_bytes:
         return None
-    if (
-        b"/>" in data
-    ):  # feedparser-rs reads an empty <dc:creator/> as the next element: write it open and shut
+    if b"/>" in data:
+        # feedparser-rs reads an empty <dc:creator/> as the next element: write it open and shut
         data = _EMPTY_PREFIXED.sub(rb"<\1></\1>", data)
     try:
         result = feedparser_rs.parse_with_limits(

@@ -19,11 +19,12 @@ import contextlib
 import hashlib
 import json
 import logging
+import operator
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +32,8 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
+    Boolean,
     Connection,
     Engine,
     Select,
@@ -54,7 +57,7 @@ from monitor.errors import ConfigError, ErrorKind
 from monitor.models import Article, SourceState
 from monitor.normalize import identified_by_url
 from monitor.settings import parse_database_url
-from monitor.tables import ERROR_MESSAGE_LENGTH, article_sightings, articles, sources
+from monitor.tables import ERROR_MESSAGE_LENGTH, UTCDateTime, article_sightings, articles, sources
 
 log = logging.getLogger(__name__)
 
@@ -253,8 +256,16 @@ class KnownKeys:
         self.contents.setdefault(article.content_hash, (article.id, article.source_id))
 
 
+_ARTICLE_FIELDS = tuple(f.name for f in fields(Article))
+_ARTICLE_TEXTS = tuple(  # the fields that may carry text, and so NUL characters
+    f.name for f in fields(Article) if "str" in str(f.type)
+)
+
+
 def _article_values(article: Article) -> dict[str, object]:
-    values = {f.name: _cleaned(getattr(article, f.name)) for f in fields(Article)}
+    values: dict[str, object] = {name: getattr(article, name) for name in _ARTICLE_FIELDS}
+    for name in _ARTICLE_TEXTS:
+        values[name] = _cleaned(values[name])
     values.update(zip(("sh0", "sh1", "sh2", "sh3"), bands(article.simhash), strict=True))
     values["canonical_url_hash"] = url_key(article)
     values["fetch"] = dict(article.fetch)
@@ -301,21 +312,37 @@ def _state_from(row: RowMapping) -> SourceState:
 _SQLITE_ROWS_PER_STATEMENT = 500  # x 23 columns: under SQLite's 32,766 bound parameters
 
 
-def _sqlite_value(value: object) -> object:
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value.isoformat()} given to the store; pass an aware UTC one")
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, (list, dict)):
-        return json.dumps(value)
-    if isinstance(value, bool):
-        return int(value)
-    return value
+def _sqlite_time(value: datetime) -> str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()} given to the store; pass an aware UTC one")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _sqlite_converter(column: Any) -> Callable[[Any], object] | None:
+    """How SQLAlchemy turns a value of this column into SQLite's; None: as it is."""
+    kind = column.type
+    if isinstance(kind, UTCDateTime):
+        return _sqlite_time
+    if isinstance(kind, JSON):
+        return json.dumps
+    if isinstance(kind, Boolean):
+        return int
+    return None
 
 
 def _sqlite_rows(table: Any, rows: Sequence[dict[str, object]]) -> tuple[list[str], list[tuple[object, ...]]]:
-    names = [column.name for column in table.columns if column.name in rows[0]]
-    return names, [tuple(_sqlite_value(row[name]) for name in names) for row in rows]
+    columns = [column for column in table.columns if column.name in rows[0]]
+    names = [column.name for column in columns]
+    fixes = [(i, fix) for i, column in enumerate(columns) if (fix := _sqlite_converter(column)) is not None]
+    get = operator.itemgetter(*names)
+    out: list[tuple[object, ...]] = []
+    for row in rows:
+        values = list(get(row))
+        for i, fix in fixes:
+            if values[i] is not None:
+                values[i] = fix(values[i])
+        out.append(tuple(values))
+    return names, out
 
 
 def _sqlite_insert(conn: Connection, table: Any, rows: Sequence[dict[str, object]]) -> None:
@@ -393,6 +420,14 @@ class _Statements:
 
 
 _STATEMENTS = {"postgresql": _Statements(postgresql), "sqlite": _Statements(sqlite)}
+# Reads of every poll, built once too.
+_STATE_OF = select(sources).where(sources.c.source_id == bindparam("sid"))
+_RECENT_PUBLISHED = (
+    select(articles.c.published_at)
+    .where(articles.c.source_id == bindparam("sid"), articles.c.published_estimated.is_(False))
+    .order_by(articles.c.published_at.desc())
+    .limit(bindparam("n"))
+)
 
 
 class StoreTx:
@@ -634,7 +669,7 @@ class Store:
 
     def get_state(self, source_id: str) -> SourceState | None:
         with self._engine.connect() as conn:
-            row = conn.execute(select(sources).where(sources.c.source_id == source_id)).mappings().first()
+            row = conn.execute(_STATE_OF, {"sid": source_id}).mappings().first()
         return None if row is None else _state_from(row)
 
     def source_names(self) -> dict[str, tuple[str, bool]]:
@@ -686,14 +721,8 @@ class Store:
 
     def recent_published(self, source_id: str, limit: int = 20) -> list[datetime]:
         """The source's latest real (not estimated) publication dates, newest first."""
-        query = (
-            select(articles.c.published_at)
-            .where(articles.c.source_id == source_id, articles.c.published_estimated.is_(False))
-            .order_by(articles.c.published_at.desc())
-            .limit(limit)
-        )
         with self._engine.connect() as conn:
-            return list(conn.execute(query).scalars())
+            return list(conn.execute(_RECENT_PUBLISHED, {"sid": source_id, "n": limit}).scalars())
 
     def sightings(self, article_id: str) -> list[tuple[str, str | None, datetime]]:
         """(source_id, guid, seen_at) of every source that served the article, earliest first."""
