@@ -306,7 +306,9 @@ def test_non_utc_and_naive_datetimes(store: Store) -> None:
     assert loaded is not None
     assert loaded.first_seen_at == datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
     assert loaded.first_seen_at.utcoffset() == timedelta(0)
-    with pytest.raises((sa.exc.StatementError, ValueError), match="naive datetime"):  # SQLAlchemy or the bulk path
+    with pytest.raises(
+        (sa.exc.StatementError, ValueError), match="naive datetime"
+    ):  # SQLAlchemy or the bulk path
         insert(store, article(2, published_at=datetime(2025, 3, 1, 12, 0)))
     assert store.count_articles() == 1  # the failed transaction left nothing behind
 
