@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="an environment setting for veille, e.g. VEILLE_PARSE_PROCESSES=1 (repeatable)",
+        help="an environment setting for veille, e.g. VEILLE_PARSE_PROCESSES=0 (repeatable)",
     )
     args = parser.parse_args(argv)
     extra = dict(item.split("=", 1) for item in args.veille_setting)

@@ -246,8 +246,9 @@ def open_store(settings: MonitorSettings, *, create: bool | None = None) -> Iter
 def parse_pool(settings: MonitorSettings, sources: int) -> Iterator[ParsePool | None]:
     """Worker processes that parse the bodies of a round of ``sources`` sources, when worth it (see
     :func:`monitor.workers.processes_for`); None: the poller parses in a thread."""
-    from monitor.workers import ParsePool, processes_for
+    from monitor.workers import ParsePool, cap_malloc_arenas, processes_for
 
+    cap_malloc_arenas()
     processes = processes_for(settings.parse_processes, sources)
     if processes < 1:
         yield None

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from monitor.challenge import detect_challenge
 from monitor.config import SourceConfig
@@ -39,10 +39,12 @@ from monitor.ingest import IngestCounts, ingest, unseen
 from monitor.models import Article, FetchResult, SourceState
 from monitor.normalize import MAX_TEXT_CHARS, content_hash, identified_by_url
 from monitor.policy import Policy, base_interval, next_check, should_pause
-from monitor.prepare import Prepared, prepare
 from monitor.settings import MonitorSettings, shown_database_url
 from monitor.store import Store, StoreTx
 from monitor.workers import ParsePool
+
+if TYPE_CHECKING:
+    from monitor.prepare import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -181,10 +183,14 @@ class Poller:
         return counts
 
     async def _prepare(self, source: SourceConfig, result: FetchResult, now: datetime) -> Prepared:
-        """Parse and normalize the body: in a worker process when there are workers, else in a thread."""
+        """Parse and normalize the body: in a worker process when there are workers, else in a thread. The parsers
+        are imported where they run: a main process with workers does not load them."""
+        from monitor.prepare import SourceView, prepare
+
+        view = SourceView.of(source)
         if self.workers is not None:
-            return await self.workers.prepare(source, result, now, self.settings.max_body_bytes)
-        return await asyncio.to_thread(prepare, source, result, now, self.settings.max_body_bytes)
+            return await self.workers.prepare(view, result, now, self.settings.max_body_bytes)
+        return await asyncio.to_thread(prepare, view, result, now, self.settings.max_body_bytes)
 
     async def _with_fulltext(self, source: SourceConfig, articles: list[Article]) -> list[Article]:
         """Replace the text of not-yet-seen articles by their page's extracted text, politely and bounded."""

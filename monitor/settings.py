@@ -108,7 +108,7 @@ class MonitorSettings(BaseModel, frozen=True, extra="forbid"):
     startup_spread_s: float = opt(120.0, "seconds to spread overdue sources", ge=0, le=86400)
     fulltext_max_per_poll: int = opt(20, "article pages fetched per poll", ge=0, le=1000)
     parse_processes: int = opt(
-        0, "processes that parse feeds (0: one per core for 16+ sources, 1: none)", ge=0, le=64
+        -1, "processes that parse feeds (-1: cores - 1 for 16+ sources; 0: none)", ge=-1, le=64
     )
 
     @model_validator(mode="after")

@@ -4,10 +4,12 @@ The fetchers are asynchronous and cheap; parsing and normalizing a feed is CPU w
 cannot spread over the cores (the GIL). When veille polls many sources, each fetched body goes to a worker
 process and comes back as plain data (:class:`monitor.prepare.Prepared`); the writes stay in the main process.
 
-- **When.** :func:`processes_for`: the ``parse_processes`` setting, where 0 (the default) means one process per
-  usable core, but only for a round of at least :data:`POOL_MIN_SOURCES` sources on a machine with more than one
-  core; otherwise the work stays in a thread of the main process, as a worker's start-up (a new interpreter that
-  imports the parsers) would cost more than it saves.
+- **When.** :func:`processes_for`: the ``parse_processes`` setting, where -1 (the default) means one process
+  per usable core but one (the main process fetches and writes: it needs a core of its own; one worker less also
+  keeps the peak memory at what one process parsing used), but only for a round of at least
+  :data:`POOL_MIN_SOURCES` sources on a machine with more than one core; otherwise the work stays in a thread of
+  the main process, as a worker's start-up (a new interpreter that imports the parsers) would cost more than it
+  saves.
 - **Start method.** ``spawn``: a worker is a fresh interpreter, nothing of the main process's threads, locks or
   database connections is copied into it.
 - **No orphans.** A worker exits when the main process dies, however it dies (SIGKILL included): on Linux the
@@ -40,11 +42,13 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from monitor.config import SourceConfig
 from monitor.errors import ErrorKind, SourceError
 from monitor.models import FetchResult
-from monitor.prepare import Prepared, prepare
+
+if TYPE_CHECKING:  # imported by the workers, where they parse: the main process does not load the parsers
+    from monitor.prepare import Prepared, SourceView
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +56,24 @@ POOL_MIN_SOURCES = 16  # fewer sources are parsed in the main process: a worker'
 TASKS_PER_WORKER = 2000  # bodies a worker parses before it is replaced by a fresh one
 MAX_PROCESSES = 64
 
-Target = Callable[[SourceConfig, FetchResult, datetime, int], Prepared]
+Target = Callable[["SourceView", FetchResult, datetime, int], "Prepared"]
+M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def cap_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas (one per thread by default, up to 8 per core): with the fetcher's, the writer's
+    and the worker threads of a poll round, the default arenas kept about 40 MB more memory resident. Call it
+    before threads start; nothing happens elsewhere than on glibc."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).mallopt(M_ARENA_MAX, arenas)
+
+
+def prepare_in_worker(source: SourceView, result: FetchResult, now: datetime, max_bytes: int) -> Prepared:
+    """:func:`monitor.prepare.prepare`, imported in the worker that runs it."""
+    from monitor.prepare import prepare
+
+    return prepare(source, result, now, max_bytes)
 
 
 def usable_cores() -> int:
@@ -63,14 +84,15 @@ def usable_cores() -> int:
 
 
 def processes_for(setting: int, sources: int, *, cores: int | None = None) -> int:
-    """Worker processes for a round of ``sources`` sources: 0 or 1 means parse in the main process.
+    """Worker processes for a round of ``sources`` sources; 0 means parse in the main process.
 
-    ``setting`` is ``parse_processes``: 0 is automatic (one per core, for rounds of :data:`POOL_MIN_SOURCES`
-    sources or more, on a machine of several cores), 1 never uses workers, n uses n (bounded)."""
-    if setting == 0:
+    ``setting`` is ``parse_processes``: -1 is automatic (one per core but one, the main process's own, for rounds
+    of :data:`POOL_MIN_SOURCES` sources or more, on a machine of several cores), 0 never uses workers, n uses n
+    (bounded)."""
+    if setting < 0:
         cores = usable_cores() if cores is None else cores
-        return cores if cores > 1 and sources >= POOL_MIN_SOURCES else 0
-    return min(max(setting, 0), MAX_PROCESSES) if setting > 1 else 0
+        return cores - 1 if cores > 1 and sources >= POOL_MIN_SOURCES else 0
+    return min(setting, MAX_PROCESSES)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -92,6 +114,7 @@ def _die_with_parent(parent: int) -> None:
 
 def _worker_started(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cap_malloc_arenas()
     _die_with_parent(parent)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)  # no copy of the main process's stdin and stdout stays open in a worker
@@ -103,7 +126,7 @@ class ParsePool:
     """``processes`` worker processes that run ``target`` (:func:`monitor.prepare.prepare`); see the module
     docstring. Started at the first body, closed by :meth:`close` (or as a context manager)."""
 
-    def __init__(self, processes: int, *, target: Target = prepare) -> None:
+    def __init__(self, processes: int, *, target: Target = prepare_in_worker) -> None:
         if not 1 <= processes <= MAX_PROCESSES:
             raise ValueError(f"processes must be between 1 and {MAX_PROCESSES}")
         self.processes = processes
@@ -144,7 +167,7 @@ class ParsePool:
         log.error("a parser worker process died (a crash in a parser library?); starting new workers")
 
     async def prepare(
-        self, source: SourceConfig, result: FetchResult, now: datetime, max_bytes: int
+        self, source: SourceView, result: FetchResult, now: datetime, max_bytes: int
     ) -> Prepared:
         """``target(source, result, now, max_bytes)`` in a worker: its result, or the error it raised."""
         loop = asyncio.get_running_loop()

@@ -17,7 +17,7 @@ import pytest
 from monitor.config import SourceConfig
 from monitor.errors import ErrorKind, FetchError, ParseError, SourceError
 from monitor.models import FetchResult
-from monitor.prepare import Prepared, prepare
+from monitor.prepare import Prepared, SourceView, prepare
 from monitor.workers import POOL_MIN_SOURCES, ParsePool, processes_for
 from tests.conftest import ROOT
 
@@ -38,11 +38,13 @@ def fetched(body: bytes, url: str = "https://s.example/feed") -> FetchResult:
     return FetchResult(url, url, 200, {"content-type": "application/rss+xml"}, body, NOW, 0.01)
 
 
-def source(sid: str) -> SourceConfig:
-    return SourceConfig(id=sid, name=sid, kind="feed", url=f"https://{sid}.example/feed", language="en")
+def source(sid: str) -> SourceView:
+    return SourceView.of(
+        SourceConfig(id=sid, name=sid, kind="feed", url=f"https://{sid}.example/feed", language="en")
+    )
 
 
-def crash_on_poison(source: SourceConfig, result: FetchResult, now: datetime, max_bytes: int) -> Prepared:
+def crash_on_poison(source: SourceView, result: FetchResult, now: datetime, max_bytes: int) -> Prepared:
     """A parser that dies like a segfaulting C library on one source's body."""
     if source.id == "poison":
         os._exit(70)
@@ -51,10 +53,11 @@ def crash_on_poison(source: SourceConfig, result: FetchResult, now: datetime, ma
 
 
 def test_processes_for_the_setting_and_the_round() -> None:
-    assert processes_for(0, POOL_MIN_SOURCES, cores=2) == 2
-    assert processes_for(0, POOL_MIN_SOURCES - 1, cores=8) == 0  # a small round: in the main process
-    assert processes_for(0, 1000, cores=1) == 0  # one core: workers would only add their start-up
-    assert processes_for(1, 1000, cores=8) == 0  # 1: never
+    assert processes_for(-1, POOL_MIN_SOURCES, cores=2) == 1  # a core left to the main process
+    assert processes_for(-1, POOL_MIN_SOURCES, cores=8) == 7
+    assert processes_for(-1, POOL_MIN_SOURCES - 1, cores=8) == 0  # a small round: in the main process
+    assert processes_for(-1, 1000, cores=1) == 0  # one core: workers would only add their start-up
+    assert processes_for(0, 1000, cores=8) == 0  # 0: never
     assert processes_for(3, 1, cores=1) == 3  # asked for: given, whatever the round
     assert processes_for(10_000, 1, cores=1) == 64  # bounded
 
