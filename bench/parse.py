@@ -128,7 +128,7 @@ def main() -> None:
     for label, seconds, what in rows:
         print(
             f"  {label:28s} {seconds * 1000:8.1f} ms  {len(docs) / seconds:7.1f} files/s"
-            f"  {seconds / fp_s:5.2f}x feedparser alone  ({what})"
+            f"  {seconds / fp_s:5.2f}x the time of (a)  ({what})"
         )
     print(f"  speed-up of (c) over (a): {fp_s / fast_s:.2f}x (aim >= 3x)")
 
