@@ -15,8 +15,8 @@ process and comes back as plain data (:class:`monitor.prepare.Prepared`); the wr
 - **No orphans.** A worker exits when the main process dies, however it dies (SIGKILL included): on Linux the
   kernel kills it (``PR_SET_PDEATHSIG``), elsewhere it notices within a second. It keeps no copy of the main
   process's standard input or output (an orphan holding a pipe would keep a reader of veille's output waiting),
-  ignores Ctrl-C (the main process stops it) and is replaced after :data:`TASKS_PER_WORKER` bodies, which bounds
-  what a leak in a parser library can grow to.
+  ignores Ctrl-C and SIGTERM (sent to the whole process group; the main process stops it) and is replaced after
+  :data:`TASKS_PER_WORKER` bodies, which bounds what a leak in a parser library can grow to.
 - **A crashing parser costs one source.** A worker that dies (a crash in a C library, the kernel's OOM killer)
   breaks the pool: it is replaced, and each body that was in it is parsed again in a process of its own (as
   many at once as the pool has workers). The body that kills that process too fails its own source as
@@ -113,7 +113,10 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _worker_started(parent: int) -> None:
+    # Ctrl-C and a service manager's SIGTERM reach the whole process group: the main process stops the workers
+    # itself (after the polls in flight), and a worker that died of the signal first would look like a crash.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     cap_malloc_arenas()
     _die_with_parent(parent)
     devnull = os.open(os.devnull, os.O_RDWR)

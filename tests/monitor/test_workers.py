@@ -181,3 +181,18 @@ asyncio.run(main())
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert done.stdout.decode().split("\n")[0] == "True [5, 5, 5]"
     assert done.stderr.decode().count("cannot start; parsing in the main process") == 1
+
+
+async def test_a_stop_signal_to_the_process_group_leaves_the_workers_to_the_main_process() -> None:
+    """Ctrl-C and a service manager's SIGTERM reach every process of the group: the workers leave the stop to
+    the main process, which finishes the polls in flight, instead of dying under them like a crash."""
+    with ParsePool(1) as pool:
+        await pool.prepare(source("s1"), fetched(feed(1)), NOW, 2 << 20)
+        assert pool._executor is not None
+        [worker] = list(pool._executor._processes)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            os.kill(worker, sig)
+        await asyncio.sleep(0.3)
+        assert alive(worker)
+        again = await pool.prepare(source("s2"), fetched(feed(2)), NOW, 2 << 20)
+    assert again.items == 5 and pool.replaced == 0
