@@ -92,7 +92,8 @@ def ingest(
                 existing = same[0]  # the same content again from the same source, under a new URL or GUID
             else:
                 original = same[0] if same is not None else near.closest(article)
-                article = replace(article, duplicate_of=original)
+                if original != article.duplicate_of:  # most are originals: no copy of the article to make
+                    article = replace(article, duplicate_of=original)
         if existing is not None:
             sightings.append((existing, source_id, article.guid, now))
             continue

@@ -16,6 +16,7 @@ through psycopg 3 with ``pool_pre_ping``. Text is stored without NUL characters,
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -185,6 +186,9 @@ def _on_sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+@functools.lru_cache(
+    maxsize=8192
+)  # a poll hashes each URL and GUID several times (lookup, insert, sightings)
 def sha256_hex(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
