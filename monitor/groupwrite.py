@@ -14,13 +14,17 @@ group is being written, and writes up to ``max_jobs`` of them in one transaction
 
 There is no background task: the first caller to find no group in progress leads: it waits for company, writes
 the group in a worker thread, hands each caller its result, and goes on with what arrived meanwhile.
+
+:class:`GroupReader` does the same for the reads every poll starts with (its source's state, its recent
+publication dates): the polls asking together are answered by one query, not one query and one pooled connection
+each.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -29,6 +33,7 @@ from monitor.store import Store, StoreTx
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 @dataclass(slots=True)
@@ -103,3 +108,57 @@ class GroupWriter:
                     outcomes.append((True, value))
         self.groups += 1
         return outcomes
+
+
+class GroupReader(Generic[V]):
+    """``await reader.get(key)``: the value of ``key`` from ``load(keys)`` (a function of many keys, run in a
+    worker thread), ``default`` when it has none. The keys asked for while a load runs go in the next one, up to
+    ``max_keys`` a load; a failed load fails the callers of its keys only."""
+
+    def __init__(
+        self, load: Callable[[Sequence[str]], Mapping[str, V]], default: V, *, max_keys: int = 500
+    ) -> None:
+        if max_keys < 1:
+            raise ValueError("max_keys must be at least 1")
+        self.load = load
+        self.default = default
+        self.max_keys = max_keys
+        self.loads = 0  # calls of load: for benchmarks and tests
+        self._pending: dict[str, list[asyncio.Future[V]]] = {}
+        self._leading = False
+
+    async def get(self, key: str) -> V:
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(key, []).append(future)
+        if not self._leading:
+            self._leading = True
+            try:
+                await self._lead()
+            finally:
+                self._leading = False
+        return await future
+
+    async def _lead(self) -> None:
+        await asyncio.sleep(0)  # the polls started in the same turn of the event loop join this load
+        while self._pending:
+            keys = list(self._pending)[: self.max_keys]
+            waiting = {key: self._pending.pop(key) for key in keys}
+            try:
+                values = await asyncio.to_thread(self.load, keys)
+                self.loads += 1
+            except Exception as exc:  # noqa: BLE001 - handed to the callers of these keys, who report it
+                for futures in waiting.values():
+                    for future in futures:
+                        if not future.done():
+                            future.set_exception(exc)
+                continue
+            except BaseException:  # the leader was cancelled: nobody leads these any more
+                for futures in [*waiting.values(), *self._pending.values()]:
+                    for future in futures:
+                        future.cancel()
+                self._pending = {}
+                raise
+            for key, futures in waiting.items():
+                for future in futures:
+                    if not future.done():
+                        future.set_result(values.get(key, self.default))

@@ -28,7 +28,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from monitor.dedup import bands, dedup_text, hamming, is_near_duplicate, token_count
+from monitor.dedup import (
+    NEAR_DUPLICATE_MAX_DISTANCE,
+    bands,
+    dedup_text,
+    hamming,
+    is_near_duplicate,
+    token_count,
+)
 from monitor.models import Article
 from monitor.store import Store, StoreTx
 
@@ -59,11 +66,15 @@ class NearDuplicateIndex:
 
     def closest(self, article: Article) -> str | None:
         """The nearest original within the near-duplicate distance (ties: smallest id), if any."""
-        tokens = token_count(dedup_text(article.title, article.text))
         best: tuple[int, str] | None = None
+        tokens: int | None = None  # counted only when a candidate is close: most articles have none
         for i, band in enumerate(bands(article.simhash)):
             for cand_id, cand_hash in self._by_band.get((i, band), ()):
-                if cand_id != article.id and is_near_duplicate(article.simhash, cand_hash, tokens):
+                if cand_id == article.id or hamming(article.simhash, cand_hash) > NEAR_DUPLICATE_MAX_DISTANCE:
+                    continue
+                if tokens is None:
+                    tokens = token_count(dedup_text(article.title, article.text))
+                if is_near_duplicate(article.simhash, cand_hash, tokens):
                     candidate = (hamming(article.simhash, cand_hash), cand_id)
                     best = candidate if best is None or candidate < best else best
         return best[1] if best else None

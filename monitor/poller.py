@@ -33,7 +33,7 @@ from monitor.dedup import dedup_text, simhash64
 from monitor.errors import ErrorKind, FetchError, SourceError, cause_text, disk_full
 from monitor.fetch import Fetcher
 from monitor.fulltext import extract_fulltext
-from monitor.groupwrite import GroupWriter
+from monitor.groupwrite import GroupReader, GroupWriter
 from monitor.httpdates import cache_lifetime_s
 from monitor.ingest import IngestCounts, ingest, unseen
 from monitor.models import Article, FetchResult, SourceState
@@ -135,6 +135,9 @@ class Poller:
         self._slots = asyncio.Semaphore(settings.global_concurrency)
         # Polls' writes share transactions (group commit): each poll's articles and state still go together.
         self.writer = GroupWriter(store)
+        # The reads each poll starts with, one query for the polls starting together.
+        self._states: GroupReader[SourceState | None] = GroupReader(store.states_of, None)
+        self._published: GroupReader[list[datetime]] = GroupReader(store.recent_published_of, [])
 
     async def poll(self, source: SourceConfig, *, force: bool = False) -> PollOutcome:
         """Poll ``source`` once. Paused sources are skipped unless ``force``. Never raises for source errors."""
@@ -149,7 +152,7 @@ class Poller:
             self._running.discard(source.id)
 
     async def _poll_with_state(self, source: SourceConfig, force: bool, started: float) -> PollOutcome:
-        state = await asyncio.to_thread(self.store.get_state, source.id) or SourceState(source.id)
+        state = await self._states.get(source.id) or SourceState(source.id)
         if state.paused and not force:
             return PollOutcome(
                 source.id, "paused", error_message=state.paused_reason, paused=True, next_check_at=None
@@ -235,7 +238,7 @@ class Poller:
     ) -> PollOutcome:
         policy = policy_for(source, self.settings)
 
-        published = await asyncio.to_thread(self.store.recent_published, source.id)
+        published = await self._published.get(source.id)
 
         def write(tx: StoreTx) -> tuple[IngestCounts, SourceState]:
             counts = ingest(tx, articles, source.id, now, official=source.is_official)

@@ -372,6 +372,76 @@ def _sqlite_insert_returning_ids(conn: Connection, table: Any, rows: Sequence[di
     return inserted
 
 
+# The poll's lookups on SQLite, as plain driver queries: SQLAlchemy's expansion of the IN lists and its result
+# processing cost the single writer more than SQLite's index probes (2,000 sources a round: a dozen lookups each).
+# They return what the SQLAlchemy statements of _Statements return (tests/monitor/test_store.py runs both).
+
+_SQLITE_IN_CHUNK = 500
+
+
+def _sqlite_in(raw: sqlite3.Connection, sql: str, keys: Sequence[object], *head: object) -> list[Any]:
+    """Rows of ``sql`` whose ``{}`` is the placeholders of ``keys`` (chunked), parameters ``head`` first."""
+    rows: list[Any] = []
+    for i in range(0, len(keys), _SQLITE_IN_CHUNK):
+        chunk = keys[i : i + _SQLITE_IN_CHUNK]
+        rows += raw.execute(sql.format(",".join("?" * len(chunk))), (*head, *chunk)).fetchall()
+    return rows
+
+
+def _sqlite_lookup(
+    raw: sqlite3.Connection, batch: Sequence[Article], source_id: str, keys: KnownKeys
+) -> None:
+    keys.ids.update(
+        row[0] for row in _sqlite_in(raw, "SELECT id FROM articles WHERE id IN ({})", [a.id for a in batch])
+    )
+    urls = [h for h in (url_key(a) for a in batch) if h is not None]
+    keys.urls.update(
+        _sqlite_in(raw, "SELECT canonical_url_hash, id FROM articles WHERE canonical_url_hash IN ({})", urls)
+    )
+    guids = [sha256_hex(a.guid) for a in batch if a.guid is not None]
+    keys.guids.update(
+        _sqlite_in(
+            raw,
+            "SELECT guid_hash, article_id FROM article_sightings WHERE source_id = ? AND guid_hash IN ({})",
+            guids,
+            source_id,
+        )
+    )
+    contents = sorted({a.content_hash for a in batch})
+    for i in range(0, len(contents), _SQLITE_IN_CHUNK):
+        # newest first, so the oldest article of each hash is the one left in the dict
+        rows = _sqlite_in(
+            raw,
+            "SELECT content_hash, id, source_id FROM articles WHERE content_hash IN ({}) "
+            "ORDER BY first_seen_at DESC, id DESC",
+            contents[i : i + _SQLITE_IN_CHUNK],
+        )
+        keys.contents.update({content: (article_id, source) for content, article_id, source in rows})
+
+
+def _sqlite_band_matches(
+    raw: sqlite3.Connection, simhashes: Sequence[int], since: datetime, limit: int | None
+) -> list[tuple[str, int]]:
+    """StoreTx.near_duplicate_pool on SQLite. The stored times are fixed-width UTC text (_sqlite_time), so they
+    compare and sort as text; "+" keeps the planner on the band indexes."""
+    since_text = _sqlite_time(since)
+    rows: dict[str, tuple[int, str]] = {}
+    for i in range(0, len(simhashes), 200):
+        split = [bands(h) for h in simhashes[i : i + 200]]
+        per_band = [sorted({b[k] for b in split}) for k in range(4)]
+        sql = " UNION ALL ".join(  # column names are ours; every value is a bound parameter
+            f"SELECT id, simhash, first_seen_at FROM articles WHERE sh{k} IN ({','.join('?' * len(values))}) "  # noqa: S608
+            "AND +duplicate_of IS NULL AND +first_seen_at >= ?"
+            for k, values in enumerate(per_band)
+        )
+        params = [p for values in per_band for p in (*values, since_text)]
+        for article_id, simhash, first_seen in raw.execute(sql, params):
+            rows[article_id] = (simhash, first_seen)
+    by_id = sorted(rows.items())
+    newest = sorted(by_id, key=lambda item: item[1][1], reverse=True)  # stable: ties stay in id order
+    return [(article_id, simhash) for article_id, (simhash, _seen) in newest[:limit]]
+
+
 def _keys(name: str = "keys") -> Any:
     return bindparam(name, expanding=True)
 
@@ -434,12 +504,35 @@ _RECENT_PUBLISHED = (
 )
 
 
+_STATES_OF = select(sources).where(sources.c.source_id.in_(_keys()))
+_RANKED = (
+    select(
+        articles.c.source_id,
+        articles.c.published_at,
+        func.row_number()
+        .over(partition_by=articles.c.source_id, order_by=(articles.c.published_at.desc(), articles.c.id))
+        .label("rank"),
+    )
+    .where(articles.c.source_id.in_(_keys()), articles.c.published_estimated.is_(False))
+    .subquery()
+)
+_RECENT_PUBLISHED_OF = (
+    select(_RANKED.c.source_id, _RANKED.c.published_at)
+    .where(_RANKED.c.rank <= bindparam("n"))
+    .order_by(_RANKED.c.source_id, _RANKED.c.rank)
+)
+
+
 class StoreTx:
     """One write transaction. Only valid inside ``with store.transaction() as tx:``."""
 
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
         self._sql = _STATEMENTS["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
+        # SQLite: the poll's lookups go to the driver's connection, inside the same transaction (see _sqlite_rows)
+        self._raw: sqlite3.Connection | None = None
+        if connection.dialect.name == "sqlite":
+            self._raw = connection.connection.driver_connection
 
     @property
     def connection(self) -> Connection:
@@ -449,6 +542,9 @@ class StoreTx:
     def lookup(self, batch: Sequence[Article], source_id: str) -> KnownKeys:
         """What the store already knows of a batch, in four indexed queries (whatever the batch size)."""
         keys = KnownKeys()
+        if self._raw is not None:
+            _sqlite_lookup(self._raw, batch, source_id, keys)
+            return keys
         execute, sql = self._conn.execute, self._sql
         for chunk in _chunks([a.id for a in batch]):
             keys.ids.update(execute(sql.known_ids, {"keys": chunk}).scalars())
@@ -473,6 +569,8 @@ class StoreTx:
 
         One query per chunk of fingerprints; newest first.
         """
+        if self._raw is not None:
+            return _sqlite_band_matches(self._raw, simhashes, since, limit)
         rows: dict[str, tuple[int, datetime]] = {}
         for chunk in _chunks(list(simhashes), 200):
             split = [bands(h) for h in chunk]
@@ -727,6 +825,24 @@ class Store:
         """The source's latest real (not estimated) publication dates, newest first."""
         with self._engine.connect() as conn:
             return list(conn.execute(_RECENT_PUBLISHED, {"sid": source_id, "n": limit}).scalars())
+
+    def states_of(self, source_ids: Sequence[str]) -> dict[str, SourceState]:
+        """The stored states of ``source_ids`` (those that have one), one query per 500 ids."""
+        found: dict[str, SourceState] = {}
+        with self._engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(source_ids))):
+                rows = conn.execute(_STATES_OF, {"keys": chunk}).mappings()
+                found.update((row["source_id"], _state_from(row)) for row in rows)
+        return found
+
+    def recent_published_of(self, source_ids: Sequence[str], limit: int = 20) -> dict[str, list[datetime]]:
+        """``recent_published`` of many sources in one query per 500 ids (every id is a key, [] for none)."""
+        found: dict[str, list[datetime]] = {source_id: [] for source_id in source_ids}
+        with self._engine.connect() as conn:
+            for chunk in _chunks(list(found)):
+                for source_id, published in conn.execute(_RECENT_PUBLISHED_OF, {"keys": chunk, "n": limit}):
+                    found[source_id].append(published)
+        return found
 
     def sightings(self, article_id: str) -> list[tuple[str, str | None, datetime]]:
         """(source_id, guid, seen_at) of every source that served the article, earliest first."""

@@ -4,11 +4,11 @@ transactions, each poll's writes stay all-or-nothing, and a write sees the write
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
-from monitor.groupwrite import GroupWriter
+from monitor.groupwrite import GroupReader, GroupWriter
 from monitor.models import SourceState
 from monitor.store import Store, StoreTx
 from tests.monitor.test_store import article
@@ -82,3 +82,45 @@ async def test_a_lone_write_is_not_held_back_long(store: Store) -> None:
     writer = GroupWriter(store, max_jobs=64, max_wait_s=0.0)
     assert await writer.write(lambda tx: tx.insert_article(article(8))) is True
     assert writer.groups == 1
+
+
+async def test_reads_asked_together_are_one_load_and_each_caller_gets_its_value() -> None:
+    asked: list[list[str]] = []
+
+    def load(keys: Sequence[str]) -> dict[str, int]:
+        asked.append(list(keys))
+        return {key: int(key[1:]) for key in keys if key != "s3"}
+
+    reader: GroupReader[int] = GroupReader(load, -1, max_keys=4)
+    values = await asyncio.gather(*(reader.get(f"s{n}") for n in [1, 2, 3, 4, 5, 1]))
+    assert values == [1, 2, -1, 4, 5, 1]  # s3 has no value: the default; s1 asked twice, loaded once
+    assert asked == [["s1", "s2", "s3", "s4"], ["s5"]]  # one load per max_keys, not one per caller
+    assert await reader.get("s9") == 9 and reader.loads == 3
+
+
+async def test_a_failed_read_fails_its_callers_only() -> None:
+    def load(keys: Sequence[str]) -> dict[str, int]:
+        if "bad" in keys:
+            raise OSError("database away")
+        return dict.fromkeys(keys, 1)
+
+    reader: GroupReader[int] = GroupReader(load, 0, max_keys=1)
+    results = await asyncio.gather(
+        reader.get("a"), reader.get("bad"), reader.get("b"), return_exceptions=True
+    )
+    assert results[0] == 1 and isinstance(results[1], OSError) and results[2] == 1
+
+
+async def test_the_poll_reads_states_and_dates_in_batches(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.insert_articles([article(n, source_id=f"src-{n % 2}") for n in range(1, 6)])
+        tx.save_state(SourceState("src-0", consecutive_errors=3))
+    states = store.states_of(["src-0", "src-1", "src-x"])
+    assert list(states) == ["src-0"] and states["src-0"].consecutive_errors == 3
+    recent = store.recent_published_of(["src-1", "src-0", "src-x"], limit=2)
+    assert recent == {
+        "src-1": store.recent_published("src-1", limit=2),
+        "src-0": store.recent_published("src-0", limit=2),
+        "src-x": [],
+    }
+    assert len(recent["src-1"]) == 2 and recent["src-1"][0] > recent["src-1"][1]  # newest first, bounded

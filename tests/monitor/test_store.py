@@ -634,3 +634,43 @@ def test_sqlite_bulk_inserts_store_what_sqlalchemy_stores(tmp_path: Path) -> Non
             batch[2], published_at=batch[2].published_at.astimezone(UTC)
         )
         assert store.get_article(batch[3].id) == replace(batch[3], title='Quote " and  NUL')
+
+
+def test_sqlite_driver_lookups_give_what_the_sqlalchemy_statements_give(tmp_path: Path) -> None:
+    """On SQLite the poll's lookups bypass SQLAlchemy (StoreTx._raw); the portable statements, which PostgreSQL
+    runs, must agree with them on the same rows."""
+    shared = "f" * 64
+    with Store.open(f"sqlite:///{tmp_path / 'v.db'}") as sqlite_store:
+        insert(sqlite_store, *NEAR.values(), article(6, content_hash=shared), article(7, content_hash=shared))
+        with sqlite_store.transaction() as tx:
+            tx.add_sighting(article(6).id, "src-b", "guid-b", T0)
+        probes = [
+            article(1),
+            article(2, source_id="src-b", guid="guid-b"),
+            article(9, content_hash=shared),
+            article(10, canonical_url=article(3).canonical_url),
+            *(_with_bands(20 + i, *p) for i, p in enumerate([(1, 2, 3, 4), (9, 9, 3, 9), (9, 9, 9, 0xFFFF)])),
+        ]
+        found = []
+        for driver in (True, False):
+            with sqlite_store.transaction() as tx:
+                assert (tx._raw is not None) is True
+                if not driver:
+                    tx._raw = None
+                keys = tx.lookup(probes, "src-b")
+                pool = tx.near_duplicate_pool([p.simhash for p in probes], since=T0 - timedelta(days=1))
+                limited = tx.near_duplicate_pool([p.simhash for p in probes], since=T0, limit=2)
+            found.append((keys, pool, limited))
+    assert found[0] == found[1]
+    keys, pool, _ = found[0]
+    assert (
+        keys.ids == {article(1).id, article(2).id}
+        and keys.guids
+        and keys.urls
+        and keys.contents[shared][0] == article(6).id
+    )
+    ids = {article_id for article_id, _ in pool}
+    assert {NEAR[n].id for n in (1, 2, 3)} <= ids and not ids & {
+        NEAR[4].id,
+        NEAR[5].id,
+    }  # no copy, none too old
