@@ -55,6 +55,31 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Polls parsed and waiting for the store, in groups of the writer's size: one group being written, one forming.
+WRITE_QUEUE_GROUPS = 2
+
+
+class _Slot:
+    """A poll's hold on a semaphore, released at the end of the poll or earlier by ``release``, once."""
+
+    def __init__(self, semaphore: asyncio.Semaphore) -> None:
+        self._semaphore = semaphore
+        self._held = False
+
+    async def __aenter__(self) -> _Slot:
+        await self._semaphore.acquire()
+        self._held = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._semaphore.release()
+
+
 @dataclass(frozen=True, slots=True)
 class PollOutcome:
     """What one poll of one source did; the CLI turns these into its table."""
@@ -130,11 +155,14 @@ class Poller:
         self.clock = clock
         self.rng = rng or random.Random()
         self._running: set[str] = set()
-        # Polls in progress at once (fetch to commit): bounds the memory held by parsed feeds waiting for the
-        # store, whatever the number of sources in a round.
+        # Polls fetching and parsing at once, and polls parsed and waiting for the store: together they bound the
+        # memory held by parsed feeds, whatever the number of sources in a round. A poll hands its fetch slot on
+        # when it queues for the store, so the fetches and the parsing go on while the store writes (with one
+        # bound for both, every slot ended up waiting for the writer, and the network and the parser stood idle).
         self._slots = asyncio.Semaphore(settings.global_concurrency)
         # Polls' writes share transactions (group commit): each poll's articles and state still go together.
         self.writer = GroupWriter(store)
+        self._write_slots = asyncio.Semaphore(WRITE_QUEUE_GROUPS * self.writer.max_jobs)
         # The reads each poll starts with, one query for the polls starting together.
         self._states: GroupReader[SourceState | None] = GroupReader(store.states_of, None)
         self._published: GroupReader[list[datetime]] = GroupReader(store.recent_published_of, [])
@@ -146,33 +174,35 @@ class Poller:
         self._running.add(source.id)
         started = time.perf_counter()
         try:
-            async with self._slots:
-                return await self._poll_with_state(source, force, started)
+            async with _Slot(self._slots) as slot:
+                return await self._poll_with_state(source, force, started, slot)
         finally:
             self._running.discard(source.id)
 
-    async def _poll_with_state(self, source: SourceConfig, force: bool, started: float) -> PollOutcome:
+    async def _poll_with_state(
+        self, source: SourceConfig, force: bool, started: float, slot: _Slot
+    ) -> PollOutcome:
         state = await self._states.get(source.id) or SourceState(source.id)
         if state.paused and not force:
             return PollOutcome(
                 source.id, "paused", error_message=state.paused_reason, paused=True, next_check_at=None
             )
-        outcome = await self._poll(source, state)
+        outcome = await self._poll(source, state, slot)
         return replace(outcome, elapsed_s=time.perf_counter() - started)
 
-    async def _poll(self, source: SourceConfig, state: SourceState) -> PollOutcome:
+    async def _poll(self, source: SourceConfig, state: SourceState, slot: _Slot) -> PollOutcome:
         now = self.clock()
         try:
             result = await fetch_source(
                 self.fetcher, source, etag=state.etag, last_modified=state.last_modified
             )
             if result.not_modified:
-                return await self._record_success(source, state, now, result, None, [])
+                return await self._record_success(source, state, now, result, None, [], slot)
             prepared = await self._prepare(source, result, now)
             articles = list(prepared.articles)
             if source.fulltext:
                 articles = await self._with_fulltext(source, articles)
-            counts = await self._record_success(source, state, now, result, prepared, articles)
+            counts = await self._record_success(source, state, now, result, prepared, articles, slot)
         except SourceError as exc:
             return await self._record_failure(source, state, now, exc)
         except Exception as exc:
@@ -235,6 +265,7 @@ class Poller:
         result: FetchResult,
         parsed: Prepared | None,
         articles: Sequence[Article],
+        slot: _Slot,
     ) -> PollOutcome:
         policy = policy_for(source, self.settings)
 
@@ -275,7 +306,9 @@ class Poller:
             tx.describe_source(source.id, source.name, source.is_official)
             return counts, new_state
 
-        counts, new_state = await self.writer.write(write)
+        async with self._write_slots:
+            slot.release()  # queued for the store: another poll may fetch
+            counts, new_state = await self.writer.write(write)
         warnings = parsed.warnings if parsed else ()
         if warnings:
             log.warning("source_id=%s parsed with warnings: %s", source.id, "; ".join(warnings)[:300])

@@ -551,3 +551,48 @@ async def test_fulltext_sources_store_the_extracted_article_text(
     assert by_title["Missing"].text  # the page failed: the feed's own text is kept
     again = await poller.poll(src)  # known articles are not fetched again
     assert again.new == 0 and len(http_server.requests_to("/article/1")) == 1
+
+
+async def test_polls_queued_for_the_store_free_their_fetch_slot_within_a_bound(
+    sqlite_url: str, http_server: LoopbackServer
+) -> None:
+    """While the store is busy, other polls go on fetching and parsing (2 fetch slots here), up to the bound on
+    polls waiting for the store (3 here): 3 wait for the store, 2 hold their fetch slot, the last is not fetched."""
+    import asyncio
+
+    settings = MonitorSettings(database_url=sqlite_url, allow_private=True, global_concurrency=2)
+    loop = asyncio.get_running_loop()
+    five_fetched = asyncio.Event()
+
+    def serve(n: int) -> Callable[[Request], Response]:
+        def handler(_request: Request) -> Response:
+            if len(http_server.requests) == 5:
+                loop.call_soon_threadsafe(five_fetched.set)
+            body = rss20(std_items(f"s{n}")).encode()
+            return Response(body=body, headers={"Content-Type": "application/rss+xml"})
+
+        return handler
+
+    for n in range(6):
+        http_server.route(f"/s{n}", handler=serve(n))
+    with Store.open(sqlite_url) as store:
+        async with Fetcher(fetch_settings(settings)) as fetcher:
+            poller = Poller(store, fetcher, settings, clock=lambda: NOW, rng=random.Random(1))
+            poller._write_slots = asyncio.Semaphore(3)
+            gate = asyncio.Event()
+            write = poller.writer.write
+
+            async def held(run: Callable[[Any], Any]) -> Any:
+                await gate.wait()
+                return await write(run)
+
+            poller.writer.write = held  # type: ignore[method-assign]
+            polls = [asyncio.create_task(poller.poll(source(http_server, f"s{n}"))) for n in range(6)]
+
+            await asyncio.wait_for(five_fetched.wait(), timeout=30)
+            for _ in range(20):  # give a sixth fetch every chance to happen, were the bound not held
+                await asyncio.sleep(0)
+            assert len(http_server.requests) == 5
+            gate.set()
+            outcomes = await asyncio.gather(*polls)
+    assert [o.status for o in outcomes] == ["new"] * 6 and len(http_server.requests) == 6
