@@ -545,3 +545,14 @@ def test_sources_list_says_at_what_interval_and_why() -> None:
     )
     assert effective_interval(source, failing) == (7200.0, "backoff: 3 errors")
     assert effective_interval(source, SourceState("s", paused=True))[1] == "paused"
+
+
+def test_polling_hands_the_gil_on_sooner_and_restores_the_interval() -> None:
+    import sys
+
+    from monitor.cli import POLL_SWITCH_INTERVAL_S, gil_handed_on_sooner
+
+    before = sys.getswitchinterval()
+    with gil_handed_on_sooner():
+        assert sys.getswitchinterval() == pytest.approx(POLL_SWITCH_INTERVAL_S) != pytest.approx(before)
+    assert sys.getswitchinterval() == before
