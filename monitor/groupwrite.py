@@ -36,13 +36,31 @@ T = TypeVar("T")
 V = TypeVar("V")
 
 
+class _Led:
+    """No background task: the first caller to find nobody leading runs ``_lead`` until nothing is pending."""
+
+    _leading = False
+
+    async def _lead(self) -> None:
+        raise NotImplementedError
+
+    async def _join(self, future: asyncio.Future[T]) -> T:
+        if not self._leading:
+            self._leading = True
+            try:
+                await self._lead()
+            finally:
+                self._leading = False
+        return await future
+
+
 @dataclass(slots=True)
 class _Job(Generic[T]):
     run: Callable[[StoreTx], T]
     future: asyncio.Future[T]
 
 
-class GroupWriter:
+class GroupWriter(_Led):
     """Writes jobs (functions of a :class:`StoreTx`) in shared transactions; see the module docstring."""
 
     def __init__(self, store: Store, *, max_jobs: int = 64, max_wait_s: float = 0.01) -> None:
@@ -53,19 +71,12 @@ class GroupWriter:
         self.max_wait_s = max_wait_s
         self.groups = 0  # transactions committed (or tried): for benchmarks and tests
         self._pending: list[_Job[Any]] = []
-        self._leading = False
 
     async def write(self, run: Callable[[StoreTx], T]) -> T:
         """Run ``run(tx)`` in the next group's transaction; its result, or the error it (or the commit) raised."""
         job: _Job[T] = _Job(run, asyncio.get_running_loop().create_future())
         self._pending.append(job)
-        if not self._leading:
-            self._leading = True
-            try:
-                await self._lead()
-            finally:
-                self._leading = False
-        return await job.future
+        return await self._join(job.future)
 
     async def _lead(self) -> None:
         while self._pending:
@@ -110,7 +121,7 @@ class GroupWriter:
         return outcomes
 
 
-class GroupReader(Generic[V]):
+class GroupReader(_Led, Generic[V]):
     """``await reader.get(key)``: the value of ``key`` from ``load(keys)`` (a function of many keys, run in a
     worker thread), ``default`` when it has none. The keys asked for while a load runs go in the next one, up to
     ``max_keys`` a load; a failed load fails the callers of its keys only."""
@@ -125,18 +136,11 @@ class GroupReader(Generic[V]):
         self.max_keys = max_keys
         self.loads = 0  # calls of load: for benchmarks and tests
         self._pending: dict[str, list[asyncio.Future[V]]] = {}
-        self._leading = False
 
     async def get(self, key: str) -> V:
         future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
         self._pending.setdefault(key, []).append(future)
-        if not self._leading:
-            self._leading = True
-            try:
-                await self._lead()
-            finally:
-                self._leading = False
-        return await future
+        return await self._join(future)
 
     async def _lead(self) -> None:
         await asyncio.sleep(0)  # the polls started in the same turn of the event loop join this load

@@ -186,9 +186,8 @@ def _on_sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-@functools.lru_cache(
-    maxsize=8192
-)  # a poll hashes each URL and GUID several times (lookup, insert, sightings)
+# A poll hashes each URL and GUID several times (lookup, insert, sightings).
+@functools.lru_cache(maxsize=8192)
 def sha256_hex(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -407,16 +406,14 @@ def _sqlite_lookup(
             source_id,
         )
     )
-    contents = sorted({a.content_hash for a in batch})
-    for i in range(0, len(contents), _SQLITE_IN_CHUNK):
-        # newest first, so the oldest article of each hash is the one left in the dict
-        rows = _sqlite_in(
-            raw,
-            "SELECT content_hash, id, source_id FROM articles WHERE content_hash IN ({}) "
-            "ORDER BY first_seen_at DESC, id DESC",
-            contents[i : i + _SQLITE_IN_CHUNK],
-        )
-        keys.contents.update({content: (article_id, source) for content, article_id, source in rows})
+    # newest first within each chunk (a hash is in one chunk), so the oldest article of each hash is the one left
+    rows = _sqlite_in(
+        raw,
+        "SELECT content_hash, id, source_id FROM articles WHERE content_hash IN ({}) "
+        "ORDER BY first_seen_at DESC, id DESC",
+        sorted({a.content_hash for a in batch}),
+    )
+    keys.contents.update({content: (article_id, source) for content, article_id, source in rows})
 
 
 def _sqlite_band_matches(
@@ -529,7 +526,7 @@ class StoreTx:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
         self._sql = _STATEMENTS["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
-        # SQLite: the poll's lookups go to the driver's connection, inside the same transaction (see _sqlite_rows)
+        # SQLite: the poll's lookups and inserts go past SQLAlchemy, in the same transaction (see _sqlite_lookup)
         self._raw: sqlite3.Connection | None = None
         if connection.dialect.name == "sqlite":
             self._raw = connection.connection.driver_connection
@@ -592,7 +589,7 @@ class StoreTx:
         if not batch:
             return set()
         rows = [_article_values(a) for a in batch]
-        if self._conn.dialect.name == "sqlite":
+        if self._raw is not None:
             inserted = _sqlite_insert_returning_ids(self._conn, articles, rows)
         else:
             inserted = set(self._conn.execute(self._sql.insert_articles, rows).scalars())
@@ -680,7 +677,7 @@ class StoreTx:
         if not rows:
             return
         values = [_sighting_values(*row) for row in rows]
-        if self._conn.dialect.name == "sqlite":
+        if self._raw is not None:
             _sqlite_insert(self._conn, article_sightings, values)
         else:
             self._conn.execute(self._sql.insert_sightings, values)
